@@ -1,0 +1,165 @@
+"""The feed benchmark: how well is a look learned from an unpaired feed? (needs ../shared)
+
+For each look L in ../shared/data/looks/*.cube: all photos under ../shared/data/photos sorted by path are
+permuted with numpy.random.default_rng(int(sha256(L.stem)[:8], 16)); the first 12 are references, the next
+6 test photos; each is resized to a longer side of 512 px (Lanczos). References = L applied (trilinear),
+rounded to 8 bits; test inputs rounded to 8 bits; truth = L applied to the test inputs. A method sees only the
+styled references and the raw test inputs. Score: mean CIEDE2000 between output and truth.
+
+    python bench/feedbench.py [--looks a,b] [--methods identity,mkl,none,feed] [--sheets DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from skimage.color import deltaE_ciede2000, rgb2lab
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from influgan import FinetuneSettings, finetune, load_cube  # noqa: E402
+from influgan.images import find_images  # noqa: E402
+from influgan.lut import apply_lut  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data"
+REFERENCES, TESTS, SIDE = 12, 6, 512
+
+
+def load_photo(path: Path) -> np.ndarray:
+    """A photo resized to a longer side of 512 px (Lanczos), float RGB (H, W, 3) in 0..1."""
+    image = Image.open(path).convert("RGB")
+    scale = SIDE / max(image.size)
+    size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
+    return np.asarray(image.resize(size, Image.Resampling.LANCZOS), dtype=np.float64) / 255.0
+
+
+def apply_float(lut: torch.Tensor, image: np.ndarray) -> np.ndarray:
+    tensor = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0).to(torch.float32)
+    return apply_lut(tensor, lut)[0].permute(1, 2, 0).double().numpy()
+
+
+def to8(image: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(image, 0, 1) * 255.0).astype(np.uint8)
+
+
+def make_task(cube: Path, photos: list[Path]):
+    lut, _ = load_cube(cube)
+    seed = int(hashlib.sha256(cube.stem.encode()).hexdigest()[:8], 16)
+    order = np.random.default_rng(seed).permutation(len(photos))
+    chosen = [load_photo(photos[i]) for i in order[: REFERENCES + TESTS]]
+    references = [to8(apply_float(lut, p)) for p in chosen[:REFERENCES]]
+    inputs = [to8(p) for p in chosen[REFERENCES:]]
+    truths = [apply_float(lut, x / 255.0) for x in inputs]
+    return references, inputs, truths
+
+
+def ciede2000(output: np.ndarray, truth: np.ndarray) -> float:
+    return float(deltaE_ciede2000(rgb2lab(output), rgb2lab(truth)).mean())
+
+
+def global_mkl(references: list[np.ndarray], inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """One MKL transform fit from the pooled test inputs to the pooled references, applied to every input."""
+    from color_matcher import ColorMatcher
+
+    source = np.concatenate([x.reshape(-1, 1, 3) for x in inputs]).astype(np.float64) / 255.0
+    target = np.concatenate([r.reshape(-1, 1, 3) for r in references]).astype(np.float64) / 255.0
+    matched = ColorMatcher(src=source, ref=target, method="mkl").main()
+    out, start = [], 0
+    for x in inputs:
+        count = x.shape[0] * x.shape[1]
+        out.append(to8(matched[start : start + count].reshape(x.shape)))
+        start += count
+    return out
+
+
+def contact_sheet(references, inputs, outputs, truths, path: Path, height: int = 128) -> None:
+    """Rows: 6 references; then input, ours and truth for three test photos."""
+
+    def row(images):
+        tiles = [Image.fromarray(im if im.dtype == np.uint8 else to8(im)) for im in images]
+        tiles = [t.resize((max(1, round(t.width * height / t.height)), height)) for t in tiles]
+        canvas = Image.new("RGB", (sum(t.width for t in tiles) + 4 * len(tiles), height), "white")
+        x = 0
+        for tile in tiles:
+            canvas.paste(tile, (x, 0))
+            x += tile.width + 4
+        return canvas
+
+    rows = [row(references[:6])] + [row([inputs[i], outputs[i], truths[i]]) for i in range(3)]
+    sheet = Image.new("RGB", (max(r.width for r in rows), sum(r.height + 4 for r in rows)), "white")
+    y = 0
+    for r in rows:
+        sheet.paste(r, (0, y))
+        y += r.height + 4
+    sheet.save(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--looks", default="", help="comma-separated look stems (default: all)")
+    parser.add_argument("--methods", default="identity,mkl,none,feed")
+    parser.add_argument("--sheets", default=str(ROOT / "bench" / "out" / "feedbench"), help="contact sheet folder")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a FinetuneSettings field")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    if not SHARED.exists():
+        sys.exit("feedbench needs ../shared/data beside the project")
+    photos = sorted(find_images([SHARED / "photos"]))
+    cubes = sorted((SHARED / "looks").glob("*.cube"))
+    if args.looks:
+        cubes = [c for c in cubes if c.stem in args.looks.split(",")]
+    methods = args.methods.split(",")
+    overrides = {}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        overrides[key] = type(getattr(FinetuneSettings(), key))(value)
+    sheets = Path(args.sheets)
+    sheets.mkdir(parents=True, exist_ok=True)
+
+    header = f"{'look':28s}" + "".join(f"{m:>10s}" for m in methods) + "".join(f"{'s:' + m:>10s}" for m in methods if m in ("none", "feed"))
+    print(header, flush=True)
+    table = {m: [] for m in methods}
+    seconds = {m: [] for m in methods}
+    for cube in cubes:
+        references, inputs, truths = make_task(cube, photos)
+        scores = {}
+        for method in methods:
+            began = time.perf_counter()
+            if method == "identity":
+                outputs = inputs
+            elif method == "mkl":
+                outputs = global_mkl(references, inputs)
+            else:
+                settings = FinetuneSettings(adversary=method, **overrides)
+                look = finetune(
+                    [Image.fromarray(r) for r in references], [Image.fromarray(x) for x in inputs], settings
+                )
+                outputs = [np.asarray(look.apply(Image.fromarray(x))) for x in inputs]
+                if method == methods[-1]:
+                    contact_sheet(references, inputs, outputs, truths, sheets / f"{cube.stem}.png")
+            seconds[method].append(time.perf_counter() - began)
+            scores[method] = np.mean([ciede2000(o / 255.0, t) for o, t in zip(outputs, truths)])
+            table[method].append(scores[method])
+        line = f"{cube.stem:28s}" + "".join(f"{scores[m]:10.2f}" for m in methods)
+        line += "".join(f"{seconds[m][-1]:10.1f}" for m in methods if m in ("none", "feed"))
+        print(line, flush=True)
+    print("-" * len(header))
+    print(f"{'mean':28s}" + "".join(f"{np.mean(table[m]):10.2f}" for m in methods)
+          + "".join(f"{np.mean(seconds[m]):10.1f}" for m in methods if m in ("none", "feed")))
+    print(f"{'median':28s}" + "".join(f"{np.median(table[m]):10.2f}" for m in methods))
+    if "identity" in table:
+        for m in methods:
+            if m in ("none", "feed"):
+                worst = max(np.array(table[m]) - np.array(table["identity"]))
+                print(f"worst {m} minus identity: {worst:+.2f}")
+
+
+if __name__ == "__main__":
+    main()

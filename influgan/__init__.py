@@ -1,0 +1,30 @@
+"""InfluGAN: learn a creator's photo look from a handful of posts, and put it on any photo.
+
+    import influgan
+    look = influgan.finetune(["feed/1.jpg", "feed/2.jpg", "feed/3.jpg"], content=["me.jpg"])
+    look.apply(influgan.load_image("me.jpg"), strength=0.8).save("me_styled.jpg")
+    look.save("my.look"); influgan.save_cube("my.cube", look.lut, look.name)
+"""
+__version__ = "0.1.0"
+
+from .cube import CubeError, load_cube, save_cube
+from .finetune import FinetuneCancelled, FinetuneSettings, StepReport, finetune
+from .finishing import Finish
+from .images import ImageError, load_image, save_image
+from .look import Look, LookError
+
+__all__ = [
+    "CubeError",
+    "Finish",
+    "FinetuneCancelled",
+    "FinetuneSettings",
+    "ImageError",
+    "Look",
+    "LookError",
+    "StepReport",
+    "finetune",
+    "load_cube",
+    "load_image",
+    "save_cube",
+    "save_image",
+]

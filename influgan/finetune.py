@@ -1,0 +1,241 @@
+"""The GAN fine-tune: learn a look from a feed of reference photos, on small thumbnails, in seconds on a CPU.
+
+The generator (a LUT) maps plain content photos toward the references. Three signals train it:
+- colour distribution: sliced Wasserstein distance in CIELAB between the generator's output colours and the
+  references' colours, where the content colours are the user's photos mixed with a large pool of ordinary
+  colours (``natural.py``), since a few photos are a poor sample of what the feed's scenes looked like;
+- adversarial: a discriminator (patches at two scales + colour statistics) tells generated thumbnails from the
+  references, and the generator learns to fool it;
+- regularity: LUT smoothness, monotone luminance, entries within 0..1.
+Augmentation is geometric only (crops, flips, scale): colours are never altered.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .images import image_to_tensor, load_image, thumbnail
+from .look import Look
+from .losses import (
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+    lut_monotonicity,
+    lut_range,
+    lut_smoothness,
+    rgb_to_lab,
+    sliced_wasserstein,
+)
+from .lut import apply_lut_colours
+from .natural import WEIGHTS_DIR, load_histogram, sample_colours
+from .networks import Discriminator, LookGenerator
+
+MIN_REFERENCES = 3
+MAX_REFERENCES = 50
+ADVERSARIES = ("none", "feed")
+
+
+class FinetuneCancelled(Exception):
+    """Raised by ``finetune`` when its ``cancel`` event is set; nothing is kept."""
+
+
+@dataclass
+class FinetuneSettings:
+    """Settings of the fine-tune; the defaults are what the CLI and the app use."""
+
+    steps: int = 200  # optimisation steps (each: one discriminator and one generator update)
+    seed: int = 0  # everything random (crops, flips, colour samples, projections) follows this seed
+    thumb_size: int = 128  # longer side of the training thumbnails, in pixels
+    crop_size: int = 64  # side of the square crops the discriminator sees
+    batch_size: int = 4  # crops per step, for references and for content alike
+    colour_samples: int = 4096  # colours per step in the colour-distribution loss
+    natural_share: float = 0.7  # share of content colours drawn from the natural-photo pool
+    adversary: str = "feed"  # "none": colour losses only; "feed": plus the per-feed discriminator
+    adversarial_weight: float = 0.05
+    smoothness_weight: float = 0.5
+    monotonicity_weight: float = 1.0
+    generator_lr: float = 0.01
+    discriminator_lr: float = 0.002
+
+    def __post_init__(self) -> None:
+        if self.adversary not in ADVERSARIES:
+            raise ValueError(f"adversary must be one of {', '.join(ADVERSARIES)}, got {self.adversary!r}")
+        if not 1 <= self.steps <= 5000:
+            raise ValueError(f"steps must be within 1..5000, got {self.steps}")
+        if not 0.0 <= self.natural_share <= 1.0:
+            raise ValueError(f"natural_share must be within 0..1, got {self.natural_share}")
+
+
+@dataclass
+class StepReport:
+    """What the callback gets after each step."""
+
+    step: int  # 1-based
+    steps: int
+    losses: dict[str, float]
+    elapsed: float  # seconds since the fine-tune started
+    generator: LookGenerator = field(repr=False)
+
+    def look(self) -> Look:
+        """The look as it stands now (cheap: a 33³ table), e.g. for a live preview."""
+        return self.generator.to_look()
+
+
+ImageSource = Image.Image | str
+Callback = Callable[[StepReport], None]
+
+
+def _thumbnails(images: Sequence[ImageSource], size: int) -> list[torch.Tensor]:
+    """Load (if paths) and shrink images to ``size`` on the longer side: list of (3, h, w) in 0..1."""
+    out = []
+    for image in images:
+        if not isinstance(image, Image.Image):
+            image = load_image(image, draft_size=size)
+        out.append(image_to_tensor(thumbnail(image.convert("RGB"), size)))
+    return out
+
+
+def _random_crops(thumbs: list[torch.Tensor], count: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    """Geometric augmentation only: random image, scale, crop and horizontal flip → (count, 3, size, size)."""
+    crops = []
+    for _ in range(count):
+        image = thumbs[int(torch.randint(len(thumbs), (1,), generator=generator))]
+        _, height, width = image.shape
+        side = min(height, width)
+        scale = 0.6 + 0.4 * float(torch.rand((), generator=generator))
+        crop = max(8, int(side * scale))
+        top = int(torch.randint(height - crop + 1, (1,), generator=generator))
+        left = int(torch.randint(width - crop + 1, (1,), generator=generator))
+        patch = image[:, top : top + crop, left : left + crop].unsqueeze(0)
+        patch = F.interpolate(patch, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        if float(torch.rand((), generator=generator)) < 0.5:
+            patch = patch.flip(-1)
+        crops.append(patch)
+    return torch.cat(crops).clamp(0.0, 1.0)
+
+
+def _pixels(thumbs: list[torch.Tensor]) -> torch.Tensor:
+    """All pixels of the thumbnails, each image weighing the same: (N, 3)."""
+    per_image = min(t.shape[1] * t.shape[2] for t in thumbs)
+    out = []
+    for t in thumbs:
+        flat = t.reshape(3, -1).T
+        step = flat.shape[0] / per_image
+        out.append(flat[(torch.arange(per_image) * step).long()])
+    return torch.cat(out)
+
+
+def _sample(pool: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    return pool[torch.randint(pool.shape[0], (count,), generator=generator)]
+
+
+def finetune(
+    references: Sequence[ImageSource],
+    content: Sequence[ImageSource] | None = None,
+    settings: FinetuneSettings | None = None,
+    start: Look | None = None,
+    callback: Callback | None = None,
+    cancel: threading.Event | None = None,
+    name: str = "My look",
+) -> Look:
+    """Learn a look from 3–50 reference photos (Pillow images or paths).
+
+    content: plain photos to learn the mapping from; the shipped examples serve when none are given.
+    start: a look to start from (default: identity). callback: called after every step with a StepReport.
+    cancel: set it from another thread to stop; raises FinetuneCancelled.
+    """
+    settings = settings or FinetuneSettings()
+    if not MIN_REFERENCES <= len(references) <= MAX_REFERENCES:
+        raise ValueError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} reference photos, got {len(references)}")
+    if not content:
+        content = default_content()
+    started = time.perf_counter()
+    generator = torch.Generator().manual_seed(settings.seed)
+    torch.manual_seed(settings.seed)  # network initialisation
+
+    ref_thumbs = _thumbnails(references, settings.thumb_size)
+    content_thumbs = _thumbnails(content, settings.thumb_size)
+    ref_lab = rgb_to_lab(_pixels(ref_thumbs)) / 100.0  # (N_r, 3)
+    content_pixels = _pixels(content_thumbs)  # (N_c, 3)
+    histogram = load_histogram()
+    natural_count = int(settings.colour_samples * settings.natural_share) if histogram is not None else 0
+
+    look_generator = LookGenerator(start.lut if start is not None else None)
+    discriminator = Discriminator() if settings.adversary == "feed" else None
+    g_optimizer = torch.optim.Adam(look_generator.parameters(), lr=settings.generator_lr, betas=(0.9, 0.99))
+    d_optimizer = (
+        torch.optim.Adam(discriminator.parameters(), lr=settings.discriminator_lr, betas=(0.5, 0.99)) if discriminator else None
+    )
+
+    for step in range(1, settings.steps + 1):
+        if cancel is not None and cancel.is_set():
+            raise FinetuneCancelled("fine-tune cancelled")
+        losses: dict[str, float] = {}
+
+        fake_crops = real_crops = None
+        if discriminator is not None:
+            content_crops = _random_crops(content_thumbs, settings.batch_size, settings.crop_size, generator)
+            real_crops = _random_crops(ref_thumbs, settings.batch_size, settings.crop_size, generator)
+            with torch.no_grad():
+                fake_crops = look_generator(content_crops)
+            d_loss = hinge_discriminator_loss(discriminator(real_crops), discriminator(fake_crops))
+            d_optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            d_optimizer.step()
+            losses["discriminator"] = float(d_loss.detach())
+
+        lut = look_generator.lut()
+        colours = torch.cat(
+            [
+                _sample(content_pixels, settings.colour_samples - natural_count, generator),
+                sample_colours(histogram, natural_count, generator) if natural_count else content_pixels[:0],
+            ]
+        )
+        generated = rgb_to_lab(apply_lut_colours(colours, lut)) / 100.0
+        target = _sample(ref_lab, settings.colour_samples, generator)
+        colour_loss = sliced_wasserstein(generated, target, generator=generator) * 100.0
+        regularity = (
+            settings.smoothness_weight * lut_smoothness(lut)
+            + settings.monotonicity_weight * lut_monotonicity(lut)
+            + 10.0 * lut_range(lut)
+        )
+        g_loss = colour_loss + regularity
+        losses["colour"] = float(colour_loss.detach())
+        losses["regularity"] = float(regularity.detach())
+        if discriminator is not None:
+            for parameter in discriminator.parameters():
+                parameter.requires_grad_(False)
+            adversarial = hinge_generator_loss(discriminator(look_generator(content_crops)))
+            for parameter in discriminator.parameters():
+                parameter.requires_grad_(True)
+            g_loss = g_loss + settings.adversarial_weight * adversarial
+            losses["adversarial"] = float(adversarial.detach())
+        g_optimizer.zero_grad(set_to_none=True)
+        g_loss.backward()
+        g_optimizer.step()
+        losses["total"] = float(g_loss.detach())
+
+        if callback is not None:
+            callback(StepReport(step, settings.steps, losses, time.perf_counter() - started, look_generator))
+
+    metadata = {
+        "references": len(references),
+        "content_photos": len(content),
+        "settings": asdict(settings),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return look_generator.to_look(name=name, metadata=metadata)
+
+
+def default_content() -> list[Image.Image]:
+    """The neutral photos shipped in ``examples/content`` (used when the user gives no content photos)."""
+    folder = WEIGHTS_DIR.parent / "examples" / "content"
+    paths = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not paths:
+        raise FileNotFoundError(f"no content photos given and none found in {folder}")
+    return [load_image(p) for p in paths]

@@ -1,0 +1,186 @@
+"""Image input and output: any photo a phone or a stranger sends becomes an sRGB 8-bit image, or a clear error.
+
+Handles EXIF orientation, ICC profiles (converted to sRGB: iPhone photos are Display P3), CMYK, 16-bit,
+palette, grayscale, alpha, animated files (first frame), HEIC (when pillow-heif is installed) and refuses
+decompression bombs above a stated pixel cap.
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+try:  # HEIC/HEIF from iPhones
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - optional dependency
+    pass
+
+MAX_PIXELS = 100_000_000  # 100 MP: a 48 MP phone photo passes, a 20000×20000 bomb does not
+MAX_FILE_BYTES = 200 * 1024 * 1024
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp", ".gif")
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+class ImageError(ValueError):
+    """An input that is not a usable image; the message is fit to show a user."""
+
+
+def open_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open an image lazily (no pixels decoded yet), checking it is a readable image within the pixel cap."""
+    path = Path(path)
+    name = path.name
+    try:
+        file_size = path.stat().st_size
+    except OSError as error:
+        raise ImageError(f"{name}: cannot read the file ({error.strerror or error})") from None
+    if file_size == 0:
+        raise ImageError(f"{name}: the file is empty")
+    if file_size > MAX_FILE_BYTES:
+        raise ImageError(f"{name}: the file is {file_size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        image = None
+    except OSError as error:
+        raise ImageError(f"{name}: cannot read the file ({error})") from None
+    if image is None:
+        # Pillow gives no size for bombs it refuses; re-open without its check only to read the header.
+        raise _refusal(path, name, max_pixels)
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageError(f"{name}: the image has no pixels ({width}×{height})")
+    if width * height > max_pixels:
+        raise ImageError(
+            f"{name}: {width}×{height} is {width * height / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f} megapixels"
+        )
+    return image
+
+
+def _refusal(path: Path, name: str, max_pixels: int) -> ImageError:
+    """The error for a file Pillow would not open: not an image, or an image far over the cap."""
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+        return ImageError(
+            f"{name}: {width}×{height} is {width * height / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f} megapixels"
+        )
+    except Exception:
+        return ImageError(f"{name}: not an image file Pillow can read (JPEG, PNG, WebP, HEIC, TIFF, BMP, GIF)")
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
+def load_image(
+    path: str | os.PathLike, keep_alpha: bool = False, max_pixels: int = MAX_PIXELS, draft_size: int | None = None
+) -> Image.Image:
+    """Load a photo as sRGB, EXIF orientation applied. Returns mode RGB, or RGBA when ``keep_alpha`` and it has alpha.
+
+    draft_size: when given, JPEGs may be decoded at reduced scale with the longer side still ≥ draft_size (fast
+    thumbnails of 12 MP photos).
+    """
+    image = open_image(path, max_pixels)
+    name = Path(path).name
+    try:
+        if draft_size and image.format == "JPEG":
+            scale = max(image.size) / draft_size
+            image.draft(image.mode, (int(image.size[0] / scale) + 1, int(image.size[1] / scale) + 1))
+        image.load()
+        return to_srgb(image, keep_alpha)
+    except ImageError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ImageError(f"{name}: the image data is damaged or truncated ({str(error)[:80]})") from None
+    except MemoryError:
+        raise ImageError(f"{name}: not enough memory to decode this image") from None
+
+
+def to_srgb(image: Image.Image, keep_alpha: bool = False) -> Image.Image:
+    """Normalise any Pillow image to 8-bit sRGB (RGB, or RGBA if ``keep_alpha`` and it has alpha), upright."""
+    icc = image.info.get("icc_profile")
+    try:
+        image = ImageOps.exif_transpose(image)
+    except Exception:  # a broken EXIF block must not lose the photo
+        pass
+    alpha = None
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    elif image.mode == "F":
+        array = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        image = Image.fromarray(np.clip(array * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        alpha = image.getchannel("A")
+        image = image.convert("RGB") if image.mode != "LA" else image.convert("L")
+    if icc and image.mode in ("RGB", "CMYK", "L"):
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            image = ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
+        except Exception:  # an unreadable profile: fall back to treating the pixels as sRGB
+            pass
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    if keep_alpha and alpha is not None:
+        image.putalpha(alpha)
+    return image
+
+
+def image_to_tensor(image: Image.Image) -> torch.Tensor:
+    """RGB Pillow image → (3, H, W) float tensor in 0..1."""
+    array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+
+def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
+    """(3, H, W) tensor in 0..1 → RGB Pillow image (rounded to 8 bits)."""
+    array = (tensor.detach().clamp(0.0, 1.0).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    return Image.fromarray(array, "RGB")
+
+
+def thumbnail(image: Image.Image, size: int) -> Image.Image:
+    """A copy whose longer side is at most ``size`` (Lanczos), aspect kept."""
+    out = image.copy()
+    out.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return out
+
+
+def save_image(image: Image.Image, path: str | os.PathLike) -> None:
+    """Save by extension: JPEG at quality 95 (no alpha), PNG lossless, others with Pillow's defaults."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    kwargs: dict = {}
+    if suffix in (".jpg", ".jpeg"):
+        image = image.convert("RGB")
+        kwargs = {"quality": 95, "subsampling": 0}
+    elif suffix in (".webp", ".heic", ".heif"):
+        kwargs = {"quality": 95}
+    image.save(path, **kwargs)
+
+
+def find_images(paths: list[str | os.PathLike]) -> list[Path]:
+    """Expand files and folders (not recursive into hidden entries) to a sorted list of image files."""
+    found: list[Path] = []
+    for entry in paths:
+        entry = Path(entry)
+        if entry.is_dir():
+            found.extend(
+                sorted(p for p in entry.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+            )
+        elif entry.exists():
+            found.append(entry)
+        else:
+            raise ImageError(f"{entry}: no such file or folder")
+    return found

@@ -1,0 +1,126 @@
+"""The command line, through subprocess as a user runs it."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import synthetic_photo
+from influgan import Look
+from influgan.lut import identity_lut
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, check=True):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "influgan", *map(str, args)], capture_output=True, text=True, env=env, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    warm = Look(lut=identity_lut() * torch.tensor([1.0, 0.9, 0.7]))
+    (root / "refs").mkdir()
+    for i in range(4):
+        warm.apply(synthetic_photo(200 + i, (120, 80))).save(root / "refs" / f"ref{i}.png")
+    synthetic_photo(300, (90, 60)).save(root / "me.png")
+    synthetic_photo(301, (64, 48)).save(root / "you.jpg", quality=90)
+    run("finetune", "--refs", root / "refs", "--content", root / "me.png", "--out", root / "my.look", "--steps", 20)
+    return root
+
+
+def test_finetune_writes_a_look_with_progress(workspace):
+    assert Look.load(workspace / "my.look").metadata["references"] == 4
+
+
+def test_progress_bar_goes_to_stderr(workspace, tmp_path):
+    result = run("finetune", "--refs", workspace / "refs", "--out", tmp_path / "x.look", "--steps", 3, "--adversary", "none")
+    assert "fine-tune [" in result.stderr and "3/3" in result.stderr
+    assert "wrote" in result.stdout
+
+
+def test_stylize_keeps_names_formats_and_sizes(workspace, tmp_path):
+    out = tmp_path / "out"
+    run("stylize", "--look", workspace / "my.look", "--strength", "0.8", "--out", out, workspace / "me.png", workspace / "you.jpg")
+    png, jpg = Image.open(out / "me.png"), Image.open(out / "you.jpg")
+    assert png.format == "PNG" and png.size == (90, 60)
+    assert jpg.format == "JPEG" and jpg.size == (64, 48)
+
+
+def test_stylize_strength_zero_is_identity(workspace, tmp_path):
+    run("stylize", "--look", workspace / "my.look", "--strength", "0", "--out", tmp_path, workspace / "me.png")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "me.png")), np.asarray(Image.open(workspace / "me.png")))
+
+
+def test_stylize_applies_exif_rotation(workspace, tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    synthetic_photo(5, (40, 20)).save(tmp_path / "rot.jpg", exif=exif.tobytes())
+    run("stylize", "--look", workspace / "my.look", "--out", tmp_path / "o", tmp_path / "rot.jpg")
+    assert Image.open(tmp_path / "o" / "rot.jpg").size == (20, 40)
+
+
+def test_cube_export_import_and_info(workspace, tmp_path):
+    run("export-cube", "--look", workspace / "my.look", "--out", tmp_path / "my.cube", "--size", 17)
+    assert "LUT_3D_SIZE 17" in (tmp_path / "my.cube").read_text()
+    run("import-cube", "--cube", tmp_path / "my.cube", "--out", tmp_path / "back.look", "--name", "Back")
+    info = run("info", tmp_path / "back.look").stdout
+    assert "Back" in info and "33³" in info
+
+
+def test_help():
+    result = run("--help")
+    for command in ("finetune", "stylize", "export-cube", "import-cube", "info"):
+        assert command in result.stdout
+    assert "--strength" in run("stylize", "--help").stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["info", "missing.look"], "cannot read missing.look"),
+        (["stylize", "--look", "missing.look", "--out", "o", "x.jpg"], "cannot read"),
+        (["export-cube", "--look", "LOOK", "--out", "x.cube", "--size", "100"], "--size"),
+        (["stylize", "--look", "LOOK", "--strength", "3", "--out", "o", "x.jpg"], "--strength"),
+        (["finetune", "--refs", "REFS/ref0.png", "--out", "x.look"], "need 3 to 50"),
+        (["import-cube", "--cube", "BADCUBE", "--out", "x.look"], "LUT_3D_SIZE"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_2(workspace, tmp_path, args, message):
+    (tmp_path / "bad.cube").write_text('TITLE "x"\nLUT_3D_SIZE 100000\n')
+    args = [
+        a.replace("LOOK", str(workspace / "my.look")).replace("REFS", str(workspace / "refs")).replace("BADCUBE", str(tmp_path / "bad.cube"))
+        for a in args
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "influgan", *args], capture_output=True, text=True, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+
+
+def test_one_bad_photo_does_not_stop_the_others(workspace, tmp_path):
+    (tmp_path / "broken.jpg").write_bytes(b"<html>nope</html>")
+    result = run("stylize", "--look", workspace / "my.look", "--out", tmp_path / "o", tmp_path / "broken.jpg", workspace / "me.png", check=False)
+    assert result.returncode == 2
+    assert "broken.jpg" in result.stderr and (tmp_path / "o" / "me.png").exists()
+
+
+def test_unreadable_reference_is_skipped_with_a_warning(workspace, tmp_path):
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for path in (workspace / "refs").iterdir():
+        (refs / path.name).write_bytes(path.read_bytes())
+    (refs / "zero.jpg").write_bytes(b"")
+    result = run("finetune", "--refs", refs, "--out", tmp_path / "x.look", "--steps", 2)
+    assert "skipped reference zero.jpg: the file is empty" in result.stderr

@@ -1,0 +1,90 @@
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import synthetic_photo
+from influgan import FinetuneCancelled, FinetuneSettings, Look, finetune
+from influgan.lut import identity_lut
+
+FAST = dict(steps=40, thumb_size=64, crop_size=32, colour_samples=1024)
+
+
+def warm_look() -> Look:
+    """Strong warm cast: red up, blue down."""
+    lut = identity_lut()
+    lut = torch.stack([lut[..., 0] * 0.7 + 0.3, lut[..., 1] * 0.95, lut[..., 2] * 0.6], dim=-1)
+    return Look(lut=lut)
+
+
+def feed(count=6, offset=100):
+    look = warm_look()
+    return [look.apply(synthetic_photo(offset + i)) for i in range(count)]
+
+
+def mean_rgb(images):
+    return np.mean([np.asarray(im, dtype=float).reshape(-1, 3).mean(0) for im in images], axis=0)
+
+
+@pytest.mark.parametrize("adversary", ["none", "feed"])
+def test_short_finetune_moves_colours_toward_the_references(photos, adversary):
+    references = feed()
+    look = finetune(references, photos, FinetuneSettings(adversary=adversary, **FAST))
+    before = mean_rgb(photos)
+    after = mean_rgb([look.apply(p) for p in photos])
+    target = mean_rgb([warm_look().apply(p) for p in photos])
+    assert np.abs(after - target).sum() < 0.5 * np.abs(before - target).sum()
+    assert after[0] > before[0] + 10 and after[2] < before[2] - 10  # warmer: more red, less blue
+
+
+def test_deterministic_for_a_seed(photos):
+    references = feed(4)
+    first = finetune(references, photos[:3], FinetuneSettings(seed=7, **FAST))
+    second = finetune(references, photos[:3], FinetuneSettings(seed=7, **FAST))
+    other = finetune(references, photos[:3], FinetuneSettings(seed=8, **FAST))
+    assert torch.equal(first.lut, second.lut)
+    assert not torch.equal(first.lut, other.lut)
+
+
+def test_callback_reports_every_step_with_a_preview_look(photos):
+    reports = []
+    finetune(feed(3), photos[:2], FinetuneSettings(**{**FAST, "steps": 5}), callback=reports.append)
+    assert [r.step for r in reports] == [1, 2, 3, 4, 5]
+    assert {"colour", "regularity", "total"} <= set(reports[-1].losses)
+    assert isinstance(reports[-1].look(), Look)
+    assert reports[-1].elapsed > 0
+
+
+def test_cancel_stops_the_finetune(photos):
+    cancel = threading.Event()
+
+    def stop_at_three(report):
+        if report.step == 3:
+            cancel.set()
+
+    with pytest.raises(FinetuneCancelled):
+        finetune(feed(3), photos[:2], FinetuneSettings(**FAST), callback=stop_at_three, cancel=cancel)
+
+
+def test_reference_count_is_checked(photos):
+    with pytest.raises(ValueError, match="3 to 50"):
+        finetune(feed(2), photos, FinetuneSettings(**FAST))
+
+
+def test_default_content_is_the_shipped_examples():
+    look = finetune(feed(3), None, FinetuneSettings(**{**FAST, "steps": 3}))
+    assert look.metadata["content_photos"] >= 3
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError, match="adversary"):
+        FinetuneSettings(adversary="cyclegan")
+    with pytest.raises(ValueError, match="steps"):
+        FinetuneSettings(steps=0)
+
+
+def test_metadata_records_the_settings(photos):
+    look = finetune(feed(3), photos[:2], FinetuneSettings(**{**FAST, "steps": 2}), name="Sunny")
+    assert look.name == "Sunny" and look.metadata["references"] == 3
+    assert look.metadata["settings"]["steps"] == 2
