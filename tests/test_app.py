@@ -1,0 +1,152 @@
+"""API tests of app.py through gradio_client, against the app served on 127.0.0.1 (no browser)."""
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+from conftest import synthetic_photo
+from PIL import Image
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+from app_server import running_app  # noqa: E402
+from influgan.look import Look  # noqa: E402
+
+STEPS = 10
+
+
+@pytest.fixture(scope="module")
+def url():
+    with running_app(steps=STEPS) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("app_files")
+    refs = []
+    for seed in range(4):
+        path = folder / f"ref_{seed}.png"
+        synthetic_photo(seed + 10, (160, 120)).save(path)
+        refs.append(path)
+    broken = folder / "broken.jpg"
+    broken.write_bytes(b"this is not a photo")
+    tiny = folder / "tiny.png"
+    synthetic_photo(3, (16, 12)).save(tiny)
+    photo = folder / "me.png"
+    synthetic_photo(99, (1600, 1200)).save(photo)
+    second = folder / "second.jpg"
+    synthetic_photo(98, (300, 200)).save(second, quality=95)
+    return {"refs": refs, "broken": broken, "tiny": tiny, "photo": photo, "second": second, "folder": folder}
+
+
+@pytest.fixture(scope="module")
+def client(url, files):
+    """One visitor who has uploaded references and a photo and learned a look (shared by the tests below)."""
+    visitor = Client(url, verbose=False)
+    uploads = [handle_file(str(p)) for p in [*files["refs"], files["broken"], files["tiny"]]]
+    visitor.references = visitor.predict(uploads, api_name="/add_references")
+    visitor.photos = visitor.predict([handle_file(str(files["photo"]))], "Golden hour", 100, 0, 0, api_name="/add_photos")
+    visitor.training = visitor.predict("Test look", STEPS, 0, api_name="/finetune")
+    return visitor
+
+
+def test_references_keep_good_files_and_list_bad_ones(client):
+    gallery, notes, palette, histograms = client.references
+    assert len(gallery) == 4
+    assert "4 reference photos" in notes and "broken.jpg" in notes and "tiny.png" in notes and "too small" in notes
+    assert Image.open(palette).size == (640, 120) and Image.open(histograms).size == (640, 200)
+
+
+def test_photo_preview_is_preview_size(client):
+    gallery, (before, after) = client.photos
+    assert len(gallery) == 1
+    assert Image.open(before).size == (1024, 768) and Image.open(after).size == (1024, 768)
+
+
+def test_finetune_gives_look_and_cube(client):
+    status, preview, plot, downloads, dropdown = client.training
+    assert "Test look" in status and "learned from 4 photos" in status
+    assert Image.open(preview).mode == "RGB"
+    assert len(plot["data"]) >= STEPS
+    look_file = next(p for p in downloads if p.endswith(".look"))
+    cube_file = next(p for p in downloads if p.endswith(".cube"))
+    look = Look.load(look_file)
+    assert look.name == "Test look" and look.lut.shape == (33, 33, 33, 3)
+    assert Look.load(cube_file).lut.shape == (33, 33, 33, 3)
+    assert dropdown["value"] == "Test look"
+
+
+def test_strength_changes_the_preview(client):
+    before, half = client.predict("Test look", 50, 0, 0, api_name="/preview_strength")
+    _, full = client.predict("Test look", 150, 0, 0, api_name="/preview_strength")
+    arrays = [np.asarray(Image.open(p), dtype=np.int16) for p in (before, half, full)]
+    assert all(a.shape == (768, 1024, 3) for a in arrays)
+    assert np.abs(arrays[2] - arrays[0]).mean() > np.abs(arrays[1] - arrays[0]).mean() > 0.5
+
+
+def test_download_full_resolution(client, files):
+    path = client.predict("Test look", 100, 10, 20, api_name="/download")
+    out = Image.open(path)
+    assert path.endswith(".png") and out.size == (1600, 1200) and out.mode == "RGB"
+
+
+def test_strength_zero_returns_the_input(client, files):
+    path = client.predict("Test look", 0, 0, 0, api_name="/download")
+    out = np.asarray(Image.open(path), dtype=np.int16)
+    original = np.asarray(Image.open(files["photo"]).convert("RGB"), dtype=np.int16)
+    assert out.shape == original.shape and np.abs(out - original).max() <= 1
+
+
+def test_download_look_files(client):
+    downloads = client.predict("Golden hour", api_name="/download_look")
+    assert sorted(p.rsplit(".", 1)[1] for p in downloads) == ["cube", "look"]
+    assert Look.load(next(p for p in downloads if p.endswith(".cube"))).lut.shape == (33, 33, 33, 3)
+
+
+def test_many_photos_download_as_zip(url, files):
+    visitor = Client(url, verbose=False)
+    photos = [handle_file(str(files["second"])), handle_file(str(files["broken"])), handle_file(str(files["photo"]))]
+    gallery, _ = visitor.predict(photos, "Faded film", 100, 0, 0, api_name="/add_photos")
+    assert len(gallery) == 2  # the broken file is skipped, the others kept
+    archive = visitor.predict("Faded film", 80, 0, 0, api_name="/download")
+    with zipfile.ZipFile(archive) as zipped:
+        names = sorted(zipped.namelist())
+        assert len(names) == 2 and names[0].startswith("me_") and names[1].startswith("second_")
+        with zipped.open(names[1]) as handle:
+            assert Image.open(handle).size == (300, 200)
+
+
+def test_uploaded_cube_becomes_a_look(url, files, client):
+    _, _, _, downloads, _ = client.training
+    cube_file = next(p for p in downloads if p.endswith(".cube"))
+    visitor = Client(url, verbose=False)
+    dropdown = visitor.predict(handle_file(cube_file), api_name="/upload_look")
+    assert dropdown["value"] == "Test look" and ["Test look", "Test look"] in dropdown["choices"]
+    fake = files["folder"] / "fake.look"
+    fake.write_bytes(b"not a look at all")
+    with pytest.raises(AppError, match="fake.look is not an InfluGAN look file"):
+        visitor.predict(handle_file(str(fake)), api_name="/upload_look")
+    with pytest.raises(AppError, match="Invalid file type"):  # refused by the upload component itself
+        visitor.predict(handle_file(str(files["broken"])), api_name="/upload_look")
+
+
+def test_sessions_are_isolated(url, client):
+    stranger = Client(url, verbose=False)
+    with pytest.raises(AppError, match="Add at least 3 reference photos"):
+        stranger.predict("Stolen", STEPS, 0, api_name="/finetune")
+    with pytest.raises(AppError, match="not in the list of choices|Choose a look"):  # the first visitor's look is not offered to others
+        stranger.predict("Test look", api_name="/download_look")
+
+
+def test_all_bad_references_is_an_error(url, files):
+    visitor = Client(url, verbose=False)
+    with pytest.raises(AppError, match="None of these files"):
+        visitor.predict([handle_file(str(files["broken"]))], api_name="/add_references")
+
+
+def test_cancel_without_training(client):
+    assert client.predict(api_name="/cancel") == "Nothing is running."
