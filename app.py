@@ -242,7 +242,8 @@ def train_look(name: str, steps: float, seed: float, state: dict | None, request
     cancel = threading.Event()
     _cancel_events[state["key"]] = cancel
     references = [Image.open(path).convert("RGB") for path, _ in refs]
-    content = [Image.open(photo["preview"]).convert("RGB") for photo in state["photos"]] or None
+    # the visitor's own photos teach the mapping; example photos don't (the example feed pairs with the default content)
+    content = [Image.open(photo["preview"]).convert("RGB") for photo in state["photos"] if not photo.get("example")] or None
     settings = influgan.FinetuneSettings(steps=int(steps), seed=int(seed))
     look_name = _unique_look_name(state, name)
     sample = _sample_photo(state)
@@ -469,6 +470,7 @@ def load_example(state: dict | None, request: gr.Request):
     gallery, notes, palette, histograms, state = add_references(feed, state, request)
     clear_photos(state, request)
     photos, pair, state = add_photos([str(EXAMPLE_PHOTO)], None, 100, 0, 0, state, request)
+    state["photos"][-1]["example"] = True
     notes += "\n\nThe example feed is loaded. Learning its look now — watch it on the **Personalize** tab."
     return gallery, notes, palette, histograms, photos, pair, "Golden hour example", state
 
@@ -491,12 +493,12 @@ with gr.Blocks(title="InfluGAN — learn a creator's look", delete_cache=(3600, 
     with gr.Row(elem_id="hero"):
         with gr.Column(scale=4):
             gr.Markdown(
-                "# 🎞️ InfluGAN\n"
+                "# InfluGAN\n"
                 "Learn a creator's photo look from a few of their posts, then put it on your own photos — "
                 "and take it to Lightroom, Premiere, Resolve or CapCut as a `.cube` LUT."
             )
         with gr.Column(scale=1, min_width=200):
-            example_button = gr.Button("✨ Try the example", variant="primary", elem_id="example-button")
+            example_button = gr.Button("Try the example", variant="primary", elem_id="example-button")
     with gr.Tabs(selected="references") as tabs:
         with gr.Tab("1 · References", id="references"):
             gr.Markdown("Drop **3–50 photos** from one creator's feed. JPEG, PNG, WebP and HEIC are fine; files that can't be used are listed and skipped.")
@@ -533,13 +535,13 @@ with gr.Blocks(title="InfluGAN — learn a creator's look", delete_cache=(3600, 
                     photo_files = gr.File(label="Your photos", file_count="multiple", file_types=["image", ".heic", ".heif"], height=120, elem_id="photo-files")
                     photo_gallery = gr.Gallery(label="Click a photo to preview it", columns=5, height=140, object_fit="cover", allow_preview=False, elem_id="photo-gallery")
                     look_choice = gr.Dropdown(label="Look", choices=list(builtin_looks()), value=next(iter(builtin_looks()), None), elem_id="look-choice")
-                    look_file = gr.File(label="…or upload a look (.look or .cube)", file_types=[".look", ".cube"], height=90, elem_id="look-file")
+                    look_file = gr.UploadButton("Upload a look (.look or .cube)", file_types=[".look", ".cube"], size="sm", elem_id="look-file")
                     strength = gr.Slider(0, 150, value=100, step=1, label="Style strength (%)", elem_id="strength")
                     with gr.Row():
                         grain = gr.Slider(0, 100, value=0, step=1, label="Grain (%)", elem_id="grain")
                         vignette = gr.Slider(-100, 100, value=0, step=1, label="Vignette (%)", elem_id="vignette")
                     with gr.Row():
-                        export_button = gr.Button("Download full resolution", variant="primary", elem_id="export-button")
+                        export_button = gr.Button("Save full-size photos", variant="primary", elem_id="export-button")
                         download_look_button = gr.Button("Download this look", elem_id="download-look-button")
                     export_file = gr.File(label="Your stylized photos", interactive=False, elem_id="export-file")
                     clear_photos_button = gr.Button("Clear my photos", size="sm")
@@ -578,7 +580,8 @@ with gr.Blocks(title="InfluGAN — learn a creator's look", delete_cache=(3600, 
     ).success(go_to_tab, gr.State("stylize"), [tabs], api_name="show_stylize")
     demo.unload(cleanup_session)
 
-demo.queue(max_size=16, default_concurrency_limit=2)
+demo.queue(max_size=16, default_concurrency_limit=2)  # a bounded queue; fine-tune 1 at a time, previews 2
+LAUNCH_OPTIONS = {"theme": THEME, "css": CSS, "max_file_size": "50mb"}  # Gradio 6: theme and css go to launch()
 
 if __name__ == "__main__":
-    demo.launch(theme=THEME, css=CSS, max_file_size="50mb", server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), **LAUNCH_OPTIONS)
