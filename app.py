@@ -18,7 +18,6 @@ import re
 import shutil
 import tempfile
 import threading
-import time
 import zipfile
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +30,7 @@ from PIL import Image
 import influgan
 from influgan.finetune import MIN_REFERENCES
 from influgan.fingerprint import render_fingerprint
-from influgan.images import IMAGE_SUFFIXES, thumbnail
+from influgan.images import thumbnail
 
 try:  # ZeroGPU Spaces: run the fine-tune under @spaces.GPU; everywhere else plain CPU
     import spaces

@@ -1,0 +1,92 @@
+"""Speed on this machine: fine-tune with default settings, and full-resolution apply of a 12 MP photo.
+
+    python bench/speed.py [--threads 2] [--repeats 5]
+
+Uses photos from ../shared/data/photos when present (synthetic photos otherwise). Prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from influgan import FinetuneSettings, Look, finetune  # noqa: E402
+from influgan.lut import apply_lut_image, identity_lut, pillow_lut  # noqa: E402
+
+PHOTOS = ROOT.parent / "shared" / "data" / "photos"
+
+
+def photo_sources(count: int) -> list[Image.Image]:
+    paths = sorted(PHOTOS.rglob("*.png"))[:count] if PHOTOS.exists() else []
+    if len(paths) >= count:
+        return [Image.open(p).convert("RGB") for p in paths]
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(count):
+        small = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+        out.append(Image.fromarray(small).resize((768, 512), Image.Resampling.BICUBIC))
+    return out
+
+
+def timed(function, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def row(name: str, times: list[float], target: str = "") -> None:
+    print(f"{name:52s} {min(times):8.3f} {statistics.median(times):8.3f} {max(times):8.3f}   {target}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    look = Look(lut=(identity_lut() ** torch.tensor([0.8, 1.0, 1.2])).clamp(0, 1))
+    photo_12mp = photo_sources(1)[0].resize((4000, 3000), Image.Resampling.BICUBIC)
+    single = pillow_lut(look.lut)
+
+    print(f"{'seconds on ' + str(args.threads) + ' threads':52s} {'min':>8s} {'median':>8s} {'max':>8s}   target")
+    row("apply 12 MP: Pillow Color3DLUT alone (1 thread)", timed(lambda: photo_12mp.filter(single), args.repeats))
+    row("apply 12 MP: apply_lut_image (strips in parallel)", timed(lambda: apply_lut_image(photo_12mp, look.lut), args.repeats))
+    row("apply 12 MP: Look.apply, strength 0.8", timed(lambda: look.apply(photo_12mp, 0.8), args.repeats), "<= 0.5")
+
+    references = [look.apply(p) for p in photo_sources(12)]
+    content = photo_sources(18)[12:]
+    row(
+        "fine-tune, default settings, 12 refs (in memory)",
+        timed(lambda: finetune(references, content, FinetuneSettings()), max(1, args.repeats // 2)),
+        "<= 20",
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        (folder / "refs").mkdir()
+        for index, reference in enumerate(references):
+            reference.resize((4000, 2667), Image.Resampling.BICUBIC).save(folder / "refs" / f"{index}.jpg", quality=92)
+        command = [sys.executable, "-m", "influgan", "finetune", "--refs", str(folder / "refs"), "--out", str(folder / "x.look")]
+        row(
+            "CLI finetune, 12 refs as 10.7 MP JPEGs (whole process)",
+            timed(lambda: subprocess.run(command, check=True, capture_output=True, cwd=ROOT), max(1, args.repeats // 2)),
+            "<= 20",
+        )
+
+
+if __name__ == "__main__":
+    main()
