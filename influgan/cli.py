@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from .cube import CubeError, MAX_CUBE_SIZE, MIN_CUBE_SIZE
-from .finetune import ADVERSARIES, MAX_REFERENCES, MIN_REFERENCES, FinetuneSettings, StepReport, finetune
-from .images import ImageError, find_images, load_image, save_image
+from .finetune import ADVERSARIES, MAX_REFERENCES, MIN_REFERENCES, STARTS, FinetuneSettings, StepReport, finetune
+from .images import ImageError, find_images, load_image, load_training_image, save_image
 from .look import Look, LookError
 from .lut import MAX_STRENGTH
 
@@ -32,24 +32,26 @@ def _progress(report: StepReport) -> None:
         sys.stderr.flush()
 
 
-def _load_many(paths: list[str], what: str) -> list:
-    """Load every readable image under ``paths``; unreadable ones are reported and skipped."""
+def _load_many(files: list[Path], what: str) -> list:
+    """Load every usable training photo in ``files``; unreadable, tiny or strip-thin ones are reported and skipped."""
     images = []
-    files = find_images(paths)
     for path in files:
         try:
-            images.append(load_image(path, draft_size=512))
+            images.append(load_training_image(path, 512))
         except ImageError as error:
             print(f"warning: skipped {what} {error}", file=sys.stderr)
     return images
 
 
 def cmd_finetune(args: argparse.Namespace) -> None:
-    references = _load_many(args.refs, "reference")
+    files = find_images(args.refs)
+    if len(files) > MAX_REFERENCES:  # refused before loading: which 50 show the look best is the user's choice
+        raise UserError(f"{len(files)} reference photos given; a look learns from at most {MAX_REFERENCES}: choose the ones that show it best")
+    references = _load_many(files, "reference")
     if not MIN_REFERENCES <= len(references) <= MAX_REFERENCES:
         raise UserError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} readable reference photos, got {len(references)}")
-    content = _load_many(args.content, "content photo") if args.content else None
-    settings = FinetuneSettings(steps=args.steps, seed=args.seed, adversary=args.adversary)
+    content = _load_many(find_images(args.content), "content photo") if args.content else None
+    settings = FinetuneSettings(steps=args.steps, seed=args.seed, adversary=args.adversary, start_from=args.start)
     name = args.name or Path(args.out).stem
     look = finetune(references, content, settings, callback=_progress, name=name)
     look.save(args.out)
@@ -122,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=FinetuneSettings.steps, help="optimisation steps (default %(default)s)")
     p.add_argument("--seed", type=int, default=FinetuneSettings.seed, help="random seed (default %(default)s)")
     p.add_argument("--adversary", choices=ADVERSARIES, default=FinetuneSettings.adversary, help="adversarial term (default %(default)s)")
+    p.add_argument("--start", choices=STARTS, default=FinetuneSettings.start_from, help="start from the look prior's instant look or from identity (default %(default)s)")
     p.add_argument("--name", help="name of the look (default: the output file's stem)")
     p.set_defaults(run=cmd_finetune)
 

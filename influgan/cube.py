@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -16,7 +17,9 @@ from .lut import apply_lut_colours, check_lut, identity_lut, resample_lut
 
 MIN_CUBE_SIZE = 2
 MAX_CUBE_SIZE = 65
-MAX_CUBE_BYTES = 64 * 1024 * 1024  # a 65³ file is about 9 MB; anything far larger is not a LUT
+MAX_CUBE_BYTES = 32 * 1024 * 1024  # a 65³ file is about 9 MB; anything far larger is not a LUT
+MAX_CUBE_LINES = MAX_CUBE_SIZE**3 + 100_000  # every data row of a 65³ LUT plus generous room for comments
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")  # one line and its ending (\n, \r\n or old-Mac \r)
 
 
 class CubeError(ValueError):
@@ -41,8 +44,10 @@ def parse_cube(text: str) -> tuple[torch.Tensor, str]:
     size = None
     domain_min, domain_max = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
     rows: list[list[float]] = []
-    for line_no, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
+    for line_no, match in enumerate(_LINE.finditer(text), start=1):  # one line at a time: bounded memory
+        if line_no > MAX_CUBE_LINES:
+            raise CubeError(f"more than {MAX_CUBE_LINES} lines: this is not a .cube LUT")
+        line = match.group().split("#", 1)[0].strip()
         if not line:
             continue
         head = line.split(None, 1)[0]
@@ -87,18 +92,20 @@ def parse_cube(text: str) -> tuple[torch.Tensor, str]:
         raise CubeError(f"expected {size}³ = {size**3} data rows, found {len(rows)}")
     if any(hi <= lo for lo, hi in zip(domain_min, domain_max)):
         raise CubeError(f"DOMAIN_MAX {domain_max} must exceed DOMAIN_MIN {domain_min}")
-    lut = torch.tensor(rows, dtype=torch.float32).reshape(size, size, size, 3)
+    # absurd outputs (1e300) are limited first: in float32 they would overflow to inf, and resampling makes inf·0 = NaN
+    lut = torch.tensor(rows, dtype=torch.float64).clamp(-1e6, 1e6).to(torch.float32).reshape(size, size, size, 3)
     if domain_min != [0.0, 0.0, 0.0] or domain_max != [1.0, 1.0, 1.0]:
         # The grid spans the input domain; entries are plain output colours. Resample onto the unit cube.
-        lut = _unit_domain(lut, torch.tensor(domain_min), torch.tensor(domain_max))
+        # in float64: a domain as wide as ±1e308 must not overflow to inf (and NaN) in float32
+        lut = _unit_domain(lut, torch.tensor(domain_min, dtype=torch.float64), torch.tensor(domain_max, dtype=torch.float64))
     return lut.clamp(0.0, 1.0), title
 
 
 def _unit_domain(lut: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
     """Resample a LUT defined on [low, high]³ (per channel) onto the 0..1 cube."""
     size = lut.shape[0]
-    unit = identity_lut(size)  # the colours we want outputs for, in 0..1
-    position = ((unit - low) / (high - low)).clamp(0.0, 1.0)  # where those colours sit in the file's grid
+    unit = identity_lut(size, torch.float64)  # the colours we want outputs for, in 0..1
+    position = ((unit - low) / (high - low)).clamp(0.0, 1.0).to(lut.dtype)  # where they sit in the file's grid
     return apply_lut_colours(position.reshape(-1, 3), lut).reshape(size, size, size, 3)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import struct
 import warnings
 from pathlib import Path
 
@@ -24,7 +26,15 @@ except ImportError:  # pragma: no cover - optional dependency
 
 MAX_PIXELS = 100_000_000  # 100 MP: a 48 MP phone photo passes, a 20000×20000 bomb does not
 MAX_FILE_BYTES = 200 * 1024 * 1024
+MIN_TRAINING_SIDE = 32  # a reference or content photo smaller than this has too little to learn from
+MAX_TRAINING_ASPECT = 8.0  # nor one thinner than 8:1 (its 128 px training thumbnail would be a sliver)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp", ".gif")
+Image.init()
+# Only the decoders photos need: fewer decoders facing hostile bytes, and none that runs a program (EPS).
+FORMATS = tuple(f for f in ("JPEG", "MPO", "PNG", "WEBP", "HEIF", "AVIF", "TIFF", "BMP", "GIF") if f in Image.OPEN)
+# What Pillow's and libheif's decoders raise on damaged or hostile data; each means "this file is unusable".
+DECODE_ERRORS = (OSError, ValueError, RuntimeError, SyntaxError, EOFError, IndexError, KeyError, TypeError, struct.error, ZeroDivisionError, OverflowError)
+WHITE = (255, 255, 255)
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
@@ -46,67 +56,72 @@ def open_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.I
         raise ImageError(f"{name}: the file is {file_size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        image = None
-    except OSError as error:
-        raise ImageError(f"{name}: cannot read the file ({error})") from None
-    if image is None:
-        # Pillow gives no size for bombs it refuses; re-open without its check only to read the header.
-        raise _refusal(path, name, max_pixels)
+            # Pillow warns above its own 89 MP; our cap, checked below, is the one that counts.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path, formats=FORMATS)
+    except Image.DecompressionBombError as error:  # far over the cap: Pillow gives only the pixel count
+        pixels = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{int(pixels[1]) / 1e6:.0f} megapixels" if pixels else "far too many pixels"
+        raise ImageError(f"{name}: {size}; the limit is {max_pixels / 1e6:.0f} megapixels") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not an image file InfluGAN can read (JPEG, PNG, WebP, HEIC, TIFF, BMP, GIF)") from None
+    except DECODE_ERRORS as error:
+        raise ImageError(f"{name}: cannot read the file ({str(error)[:80] or type(error).__name__})") from None
     width, height = image.size
     if width < 1 or height < 1:
+        image.close()
         raise ImageError(f"{name}: the image has no pixels ({width}×{height})")
     if width * height > max_pixels:
+        image.close()
         raise ImageError(
             f"{name}: {width}×{height} is {width * height / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f} megapixels"
         )
     return image
 
 
-def _refusal(path: Path, name: str, max_pixels: int) -> ImageError:
-    """The error for a file Pillow would not open: not an image, or an image far over the cap."""
-    limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-        return ImageError(
-            f"{name}: {width}×{height} is {width * height / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f} megapixels"
-        )
-    except Exception:
-        return ImageError(f"{name}: not an image file Pillow can read (JPEG, PNG, WebP, HEIC, TIFF, BMP, GIF)")
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
-
-
 def load_image(
     path: str | os.PathLike, keep_alpha: bool = False, max_pixels: int = MAX_PIXELS, draft_size: int | None = None
 ) -> Image.Image:
-    """Load a photo as sRGB, EXIF orientation applied. Returns mode RGB, or RGBA when ``keep_alpha`` and it has alpha.
+    """Load a photo as sRGB, EXIF orientation applied; animated files give their first frame.
 
-    draft_size: when given, JPEGs may be decoded at reduced scale with the longer side still ≥ draft_size (fast
-    thumbnails of 12 MP photos).
+    Returns mode RGB, transparency flattened onto white (as a viewer shows it), or RGBA when ``keep_alpha`` and
+    the image has alpha. draft_size: when given, JPEGs may be decoded at reduced scale with the longer side
+    still ≥ draft_size (fast thumbnails of 12 MP photos).
     """
     image = open_image(path, max_pixels)
     name = Path(path).name
     try:
-        if draft_size and image.format == "JPEG":
-            scale = max(image.size) / draft_size
-            image.draft(image.mode, (int(image.size[0] / scale) + 1, int(image.size[1] / scale) + 1))
-        image.load()
-        return to_srgb(image, keep_alpha)
-    except ImageError:
-        raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise ImageError(f"{name}: the image data is damaged or truncated ({str(error)[:80]})") from None
+        with image:  # closes the file (animated files keep theirs open otherwise), not the pixels
+            if draft_size and image.format in ("JPEG", "MPO"):
+                scale = max(image.size) / draft_size
+                image.draft(image.mode, (int(image.size[0] / scale) + 1, int(image.size[1] / scale) + 1))
+            image.load()
+            return to_srgb(image, keep_alpha)
+    except DECODE_ERRORS as error:
+        raise ImageError(f"{name}: the image data is damaged or truncated ({str(error)[:80] or type(error).__name__})") from None
     except MemoryError:
         raise ImageError(f"{name}: not enough memory to decode this image") from None
 
 
+def check_training_size(size: tuple[int, int], name: str) -> None:
+    """Raise ImageError unless a photo of ``size`` can teach a look: sides ≥ 32 px, no thinner than 8:1."""
+    width, height = size
+    if min(width, height) < MIN_TRAINING_SIDE:
+        raise ImageError(f"{name}: {width}×{height} px is too small (at least {MIN_TRAINING_SIDE} px a side)")
+    if max(width, height) > MAX_TRAINING_ASPECT * min(width, height):
+        raise ImageError(f"{name}: {width}×{height} px is too thin a strip to learn from (at most {MAX_TRAINING_ASPECT:g}:1)")
+
+
+def load_training_image(path: str | os.PathLike, size: int) -> Image.Image:
+    """A reference or content photo for a fine-tune, at most ``size`` px on the longer side; ImageError if unusable."""
+    with open_image(path) as header:  # the shape is checked before any pixels are decoded
+        check_training_size(header.size, Path(path).name)
+    return thumbnail(load_image(path, draft_size=size), size)
+
+
 def to_srgb(image: Image.Image, keep_alpha: bool = False) -> Image.Image:
-    """Normalise any Pillow image to 8-bit sRGB (RGB, or RGBA if ``keep_alpha`` and it has alpha), upright."""
+    """Normalise any Pillow image to 8-bit sRGB, upright: RGB with transparency flattened onto white, or RGBA if
+    ``keep_alpha`` and it has alpha."""
     icc = image.info.get("icc_profile")
     try:
         image = ImageOps.exif_transpose(image)
@@ -133,8 +148,10 @@ def to_srgb(image: Image.Image, keep_alpha: bool = False) -> Image.Image:
             pass
     if image.mode != "RGB":
         image = image.convert("RGB")
-    if keep_alpha and alpha is not None:
+    if alpha is not None and keep_alpha:
         image.putalpha(alpha)
+    elif alpha is not None:
+        image = Image.composite(image, Image.new("RGB", image.size, WHITE), alpha)
     return image
 
 
@@ -163,7 +180,7 @@ def save_image(image: Image.Image, path: str | os.PathLike) -> None:
     suffix = path.suffix.lower()
     kwargs: dict = {}
     if suffix in (".jpg", ".jpeg"):
-        image = image.convert("RGB")
+        image = image.convert("RGB") if image.mode != "RGB" else image  # convert() always copies: 144 MB at 48 MP
         kwargs = {"quality": 95, "subsampling": 0}
     elif suffix in (".webp", ".heic", ".heif"):
         kwargs = {"quality": 95}

@@ -105,13 +105,13 @@ class Look:
             raise LookError(f"{name} is not an InfluGAN look file (bad safetensors header)")
         try:
             header = json.loads(data[8 : 8 + header_bytes])
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # RecursionError: [[[[… nested deep
             header = None
         if not isinstance(header, dict):
             raise LookError(f"{name} is not an InfluGAN look file (bad safetensors header)")
         try:
             meta = json.loads(header.get("__metadata__", {}).get("influgan", "null"))
-        except (AttributeError, TypeError, json.JSONDecodeError):
+        except (AttributeError, TypeError, json.JSONDecodeError, RecursionError):
             meta = None
         if not isinstance(meta, dict) or meta.get("format") != "influgan.look":
             raise LookError(f"{name} is not an InfluGAN look file (no look metadata)")

@@ -15,6 +15,7 @@ from PIL import Image, ImageFilter
 
 LUT_SIZE = 33
 MAX_STRENGTH = 1.5
+STRIP_ROWS = 512  # rows per strip in a full-resolution apply (a 48 MP photo: 12 MB a strip)
 
 
 def identity_lut(size: int = LUT_SIZE, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -86,8 +87,8 @@ def pillow_lut(lut: torch.Tensor) -> ImageFilter.Color3DLUT:
 def apply_lut_image(image: Image.Image, lut: torch.Tensor, threads: int = 0) -> Image.Image:
     """Apply a LUT to an 8-bit RGB image at full resolution.
 
-    Large images are cut into horizontal strips filtered in parallel (Pillow releases the GIL).
-    threads: 0 means one per available torch thread.
+    Large images are filtered in strips of STRIP_ROWS rows, ``threads`` at a time (Pillow releases the GIL): the
+    memory beyond input and output stays a few strips, whatever the size. threads: 0 means one per torch thread.
     """
     if image.mode != "RGB":
         raise ValueError(f"apply_lut_image needs an RGB image, got mode {image.mode}")
@@ -96,11 +97,9 @@ def apply_lut_image(image: Image.Image, lut: torch.Tensor, threads: int = 0) -> 
     width, height = image.size
     if threads == 1 or width * height < 1_000_000:
         return image.filter(lut_filter)
-    bounds = np.linspace(0, height, threads + 1).astype(int)
-    boxes = [(0, int(top), width, int(bottom)) for top, bottom in zip(bounds[:-1], bounds[1:]) if bottom > top]
+    boxes = [(0, top, width, min(top + STRIP_ROWS, height)) for top in range(0, height, STRIP_ROWS)]
     out = Image.new("RGB", image.size)
-    with ThreadPoolExecutor(len(boxes)) as pool:
-        strips = pool.map(lambda box: image.crop(box).filter(lut_filter), boxes)
-        for box, strip in zip(boxes, strips):
+    with ThreadPoolExecutor(threads) as pool:
+        for box, strip in zip(boxes, pool.map(lambda box: image.crop(box).filter(lut_filter), boxes)):
             out.paste(strip, box[:2])
     return out

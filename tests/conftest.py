@@ -1,6 +1,9 @@
 """Shared fixtures: synthetic photo-like images (no network, no ../shared)."""
 from __future__ import annotations
 
+import struct
+import zlib
+
 import numpy as np
 import pytest
 import torch
@@ -32,3 +35,20 @@ def photo() -> Image.Image:
 @pytest.fixture
 def photos() -> list[Image.Image]:
     return [synthetic_photo(seed) for seed in range(1, 9)]
+
+
+def png_bytes(width: int, height: int, bit_depth: int = 8, colour_type: int = 2, row: bytes | None = None) -> bytes:
+    """A PNG written by hand, row by row (no huge array in memory): every row is ``row`` (default: black).
+
+    colour_type 0 is grey, 2 RGB; a 20000×20000 1-bit grey PNG is a decompression bomb of about 50 KB.
+    """
+    channels = {0: 1, 2: 3}[colour_type]
+    row = row if row is not None else bytes((width * channels * bit_depth + 7) // 8)
+    compressor = zlib.compressobj(9)
+    body = b"".join(compressor.compress(b"\x00" + row) for _ in range(height)) + compressor.flush()
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
