@@ -13,6 +13,7 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no calls home
 
 import dataclasses
+import hashlib
 import queue
 import re
 import shutil
@@ -28,9 +29,9 @@ import torch
 from PIL import Image
 
 import influgan
-from influgan.finetune import MIN_REFERENCES
+from influgan.finetune import MAX_REFERENCES, MIN_REFERENCES
 from influgan.fingerprint import render_fingerprint
-from influgan.images import thumbnail
+from influgan.images import check_training_size, load_training_image, thumbnail
 
 try:  # ZeroGPU Spaces: run the fine-tune under @spaces.GPU; everywhere else plain CPU
     import spaces
@@ -47,8 +48,6 @@ EXAMPLE_PHOTO = ROOT / "examples" / "content" / "chelsea.jpg"
 SAMPLE_PHOTO = ROOT / "examples" / "content" / "astronaut.jpg"  # training preview when the user has no photos yet
 SESSIONS_DIR = Path(tempfile.gettempdir()) / "influgan-sessions"
 
-MIN_SIDE = 32  # references smaller than this are refused
-MAX_REFERENCES = 50
 MAX_PHOTOS = 30
 REFERENCE_SIZE = 1024  # references are kept at this size (the fine-tune looks at 128 px thumbnails)
 PREVIEW_SIZE = 1024  # longer side of the interactive preview; full resolution only for download
@@ -62,10 +61,15 @@ _cancel_events: dict[str, threading.Event] = {}  # per session; threading.Event 
 
 
 # --- per-session state -------------------------------------------------------------------------------------
+def _session_dir(key: str) -> Path:
+    """A visitor's private folder. The session hash comes from the client: it is hashed, never used as a path."""
+    return SESSIONS_DIR / hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:32]
+
+
 def _new_session(request: gr.Request | None) -> dict:
     """A visitor's state: their references, looks and photos, and a private temporary folder."""
     key = (request.session_hash if request is not None and request.session_hash else None) or os.urandom(8).hex()
-    folder = SESSIONS_DIR / re.sub(r"[^A-Za-z0-9_-]", "", key)
+    folder = _session_dir(key)
     folder.mkdir(parents=True, exist_ok=True)
     return {"key": key, "dir": str(folder), "refs": [], "looks": {}, "photos": [], "current": 0, "preview": None, "counter": 0}
 
@@ -91,9 +95,8 @@ def cleanup_session(request: gr.Request) -> None:
     event = _cancel_events.pop(key, None)
     if event is not None:
         event.set()
-    folder = SESSIONS_DIR / re.sub(r"[^A-Za-z0-9_-]", "", key)
-    if key and folder.is_dir():
-        shutil.rmtree(folder, ignore_errors=True)
+    if key:
+        shutil.rmtree(_session_dir(key), ignore_errors=True)
 
 
 def delete_state(state: dict | None) -> None:
@@ -136,14 +139,6 @@ def _slider_values(look: influgan.Look) -> tuple[float, float]:
 
 
 # --- references --------------------------------------------------------------------------------------------
-def _load_reference(path: str) -> Image.Image:
-    """A reference photo at most REFERENCE_SIZE px, or ImageError with the reason it cannot be used."""
-    image = influgan.load_image(path, draft_size=REFERENCE_SIZE)
-    if min(image.size) < MIN_SIDE:
-        raise influgan.ImageError(f"{Path(path).name}: {image.width}×{image.height} px is too small (at least {MIN_SIDE} px a side)")
-    return thumbnail(image, REFERENCE_SIZE)
-
-
 def _reference_outputs(state: dict, problems: list[str]):
     refs = state["refs"]
     gallery = [(path, name) for path, name in refs]
@@ -162,24 +157,33 @@ def _reference_outputs(state: dict, problems: list[str]):
 
 
 def add_references(files: list[str] | None, state: dict | None, request: gr.Request):
-    """Add uploaded photos to the feed; unreadable or tiny files are listed with the reason and skipped."""
+    """Add uploaded photos to the feed; unreadable or unusable files are listed with the reason and skipped.
+
+    A feed holds at most MAX_REFERENCES photos: beyond that, the first usable ones are kept and the rest counted.
+    """
     state = _session(state, request)
-    problems = []
+    problems, over_cap = [], 0
     for path in files or []:
-        name = Path(path).name
         if len(state["refs"]) >= MAX_REFERENCES:
-            problems.append(f"{name}: the feed already has {MAX_REFERENCES} photos, the most a look learns from")
+            over_cap += 1
             continue
         try:
-            image = _load_reference(path)
+            image = load_training_image(path, REFERENCE_SIZE)
         except influgan.ImageError as error:
             problems.append(str(error))
             continue
+        name = Path(path).name
         stored = _unique_path(state, Path(name).stem + ".jpg")
         influgan.save_image(image, stored)
         state["refs"].append((str(stored), name))
-    if problems:
-        gr.Warning(f"Skipped {len(problems)} file{'s' if len(problems) != 1 else ''}; the others were kept. See the list below the gallery.")
+    if over_cap:
+        problems.append(
+            f"{over_cap} more photo{'s' if over_cap != 1 else ''}: a feed holds at most {MAX_REFERENCES} photos, "
+            f"so the first {MAX_REFERENCES} usable ones were kept"
+        )
+    skipped = len(problems) - (over_cap > 0) + over_cap
+    if skipped:
+        gr.Warning(f"Skipped {skipped} file{'s' if skipped != 1 else ''}; the others were kept. See the list below the gallery.")
     if files and not state["refs"]:
         raise gr.Error("None of these files could be used as reference photos.")
     return _reference_outputs(state, problems)
@@ -200,6 +204,25 @@ def _sample_photo(state: dict) -> Image.Image:
     if state["preview"] is not None:
         return thumbnail(Image.open(state["preview"]), 512)
     return thumbnail(influgan.load_image(SAMPLE_PHOTO), 512)
+
+
+def _content_photos(state: dict) -> list[Image.Image] | None:
+    """The visitor's own photos that can teach the mapping (None: use the default content).
+
+    Example photos don't (the example feed pairs with the default content); nor do tiny or strip-thin ones, which
+    can still be stylized.
+    """
+    images = []
+    for photo in state["photos"]:
+        if photo.get("example"):
+            continue
+        image = Image.open(photo["preview"])
+        try:
+            check_training_size(image.size, photo["name"])
+        except influgan.ImageError:
+            continue
+        images.append(image.convert("RGB"))
+    return images or None
 
 
 def _loss_frame(history: list[tuple[int, dict]]) -> pd.DataFrame:
@@ -224,8 +247,8 @@ def _unique_look_name(state: dict, name: str) -> str:
 
 
 @_gpu
-def _run_finetune(references, content, settings, callback, cancel, name):
-    return influgan.finetune(references, content, settings, callback=callback, cancel=cancel, name=name)
+def _run_finetune(references, content, settings, start, callback, cancel, name):
+    return influgan.finetune(references, content, settings, start=start, callback=callback, cancel=cancel, name=name)
 
 
 def train_look(name: str, steps: float, seed: float, state: dict | None, request: gr.Request, progress=gr.Progress()):
@@ -239,11 +262,9 @@ def train_look(name: str, steps: float, seed: float, state: dict | None, request
     if len(refs) < minimum:
         raise gr.Error(f"Add at least {minimum} reference photos on the References tab first (you have {len(refs)}).")
     cancel = threading.Event()
-    _cancel_events[state["key"]] = cancel
     references = [Image.open(path).convert("RGB") for path, _ in refs]
-    # the visitor's own photos teach the mapping; example photos don't (the example feed pairs with the default content)
-    content = [Image.open(photo["preview"]).convert("RGB") for photo in state["photos"] if not photo.get("example")] or None
-    settings = influgan.FinetuneSettings(steps=int(steps), seed=int(seed))
+    content = _content_photos(state)
+    settings = influgan.FinetuneSettings(steps=int(steps), seed=int(seed or 0))
     look_name = _unique_look_name(state, name)
     sample = _sample_photo(state)
     reports: queue.Queue = queue.Queue()
@@ -254,32 +275,37 @@ def train_look(name: str, steps: float, seed: float, state: dict | None, request
 
     def work() -> None:
         try:
-            outcome["look"] = _run_finetune(references, content, settings, callback, cancel, look_name)
+            outcome["look"] = _run_finetune(references, content, settings, instant, callback, cancel, look_name)
         except BaseException as error:  # handed to the UI thread below
             outcome["error"] = error
         finally:
             reports.put(None)
 
-    progress(0, desc="Preparing the feed…")
-    yield "Learning the look…", gr.skip(), _loss_frame([]), gr.skip(), gr.skip(), state
     thread = threading.Thread(target=work, name=f"finetune-{state['key']}", daemon=True)
-    thread.start()
     history: list[tuple[int, dict]] = []
+    _cancel_events[state["key"]] = cancel
     try:
-        while True:
-            item = reports.get()
-            if item is None:
-                break
+        progress(0, desc="Reading the feed…")
+        instant = influgan.instant_look(references, name=look_name)  # the learned prior: a first look in < 1 s
+        if instant is None:
+            yield "Learning the look…", gr.skip(), _loss_frame([]), gr.skip(), gr.skip(), state
+        else:
+            yield "Instant look from the prior; refining it on your feed…", instant.apply(sample), _loss_frame([]), gr.skip(), gr.skip(), state
+        thread.start()
+        while (item := reports.get()) is not None:
             step, total, losses, elapsed, look = item
             history.append((step, losses))
             progress((step, total), desc=f"Learning the look ({elapsed:.0f} s)", unit="steps")
             if look is not None:
                 yield f"Step {step} of {total} · {elapsed:.1f} s", look.apply(sample), _loss_frame(history), gr.skip(), gr.skip(), state
     finally:
-        if thread.is_alive():  # the visitor left or the event was cancelled: stop the worker too
-            cancel.set()
-        thread.join()
-        _cancel_events.pop(state["key"], None)
+        # Done, or Gradio closed this generator because the visitor left or the event was cancelled: then the
+        # worker stops at its next step and drops what it holds. Not joined here: Gradio closes generators on its
+        # event loop, which must not wait for a training step.
+        cancel.set()
+        if _cancel_events.get(state["key"]) is cancel:
+            del _cancel_events[state["key"]]
+    thread.join()  # already finished: it sent its last report
     if isinstance(outcome.get("error"), influgan.FinetuneCancelled):
         gr.Info("Fine-tune cancelled; nothing was kept.")
         yield "Cancelled. Press **Learn this look** to start again.", gr.skip(), _loss_frame(history), gr.skip(), gr.skip(), state
@@ -357,7 +383,7 @@ def add_photos(files: list[str] | None, look_name: str, strength: float, grain: 
             problems.append(f"{name}: at most {MAX_PHOTOS} photos at a time")
             continue
         try:
-            image = influgan.load_image(path)  # decodes it fully: a damaged file is caught here, not at download
+            image = influgan.load_image(path, draft_size=PREVIEW_SIZE)  # decodes it all: damage is caught here, not at download
         except influgan.ImageError as error:
             problems.append(str(error))
             continue
@@ -523,7 +549,7 @@ with gr.Blocks(title="InfluGAN — learn a creator's look", delete_cache=(3600, 
                     train_status = gr.Markdown("Uses the feed from the References tab, and your own photos from the Stylize tab if you uploaded some.", elem_id="train-status")
                     with gr.Accordion("Advanced", open=False):
                         steps = gr.Slider(10, 1000, value=DEFAULT_STEPS, step=10, label="Training steps", elem_id="steps")
-                        seed = gr.Number(value=0, precision=0, label="Seed")
+                        seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
                     look_downloads = gr.File(label="Download the look (.look for InfluGAN, .cube for Lightroom, Premiere, Resolve, CapCut)", file_count="multiple", interactive=False, elem_id="look-downloads")
                 with gr.Column(scale=3):
                     train_preview = gr.Image(label="Live preview", type="pil", interactive=False, height=380, elem_id="train-preview")
