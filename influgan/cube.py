@@ -117,7 +117,7 @@ def load_cube(path: str | os.PathLike) -> tuple[torch.Tensor, str]:
     except OSError as error:
         raise CubeError(f"cannot read {path.name}: {error.strerror or error}") from None
     if file_size > MAX_CUBE_BYTES:
-        raise CubeError(f"{path.name} is {file_size / 1e6:.0f} MB; a .cube LUT is at most {MAX_CUBE_BYTES // 2**20} MB")
+        raise CubeError(f"{path.name} is {file_size / 2**20:.1f} MB; a .cube LUT is at most {MAX_CUBE_BYTES // 2**20} MB")
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")

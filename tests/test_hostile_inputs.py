@@ -260,8 +260,8 @@ def test_look_header_promising_more_data_than_the_file_has():
 def test_oversized_cube_is_refused_before_reading(tmp_path):
     path = tmp_path / "huge.cube"
     with open(path, "wb") as handle:
-        handle.truncate(MAX_CUBE_BYTES + 1)
-    with pytest.raises(CubeError, match="huge.cube is 34 MB; a .cube LUT is at most 32 MB"):
+        handle.truncate(MAX_CUBE_BYTES + 8 * 2**20)
+    with pytest.raises(CubeError, match="huge.cube is 40.0 MB; a .cube LUT is at most 32 MB"):
         load_cube(path)
 
 
