@@ -6,7 +6,14 @@ permuted with numpy.random.default_rng(int(sha256(L.stem)[:8], 16)); the first 1
 rounded to 8 bits; test inputs rounded to 8 bits; truth = L applied to the test inputs. A method sees only the
 styled references and the raw test inputs. Score: mean CIEDE2000 between output and truth.
 
-    python bench/feedbench.py [--looks a,b] [--methods identity,mkl,none,feed] [--sheets DIR]
+    python bench/feedbench.py [--looks a,b] [--methods identity,mkl,prior,gan,prior+gan] [--sheets DIR]
+        [--prior PATH] [--folds N] [--set KEY=VALUE ...]
+
+Methods: identity (do nothing); mkl (global MKL, the color-matcher package); prior (the look prior alone);
+gan (the fine-tune from identity); prior+gan (the fine-tune from the prior: the default). A fine-tune method
+may end in /ADVERSARY (e.g. prior+gan/none) to set the adversary. For an honest score on looks the prior never
+saw, train priors on folds (python -m influgan.pretrain --fold K/N --out ...prior_foldK.safetensors) and pass
+--prior 'PATH_with_{fold}' --folds N: each look is then scored with the prior that left it out.
 """
 from __future__ import annotations
 
@@ -27,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from influgan import FinetuneSettings, finetune, load_cube  # noqa: E402
 from influgan.images import find_images  # noqa: E402
 from influgan.lut import apply_lut  # noqa: E402
+from influgan.prior import LookPrior, load_prior  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 REFERENCES, TESTS, SIDE = 12, 6, 512
@@ -101,21 +109,41 @@ def contact_sheet(references, inputs, outputs, truths, path: Path, height: int =
     sheet.save(path)
 
 
+def run_method(method: str, references, inputs, prior: LookPrior | None, overrides: dict) -> list[np.ndarray]:
+    """Outputs (8-bit arrays) of one method on the test inputs."""
+    if method == "identity":
+        return inputs
+    if method == "mkl":
+        return global_mkl(references, inputs)
+    refs = [Image.fromarray(r) for r in references]
+    if method == "prior":
+        look = prior.predict(refs)
+    else:
+        kind, _, adversary = method.partition("/")
+        settings = FinetuneSettings(**{"start_from": "prior" if kind == "prior+gan" else "identity", **overrides})
+        if adversary:
+            settings.adversary = adversary
+        look = finetune(refs, [Image.fromarray(x) for x in inputs], settings, prior=prior)
+    return [np.asarray(look.apply(Image.fromarray(x))) for x in inputs]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--looks", default="", help="comma-separated look stems (default: all)")
-    parser.add_argument("--methods", default="identity,mkl,none,feed")
+    parser.add_argument("--methods", default="identity,mkl,prior,gan,prior+gan")
     parser.add_argument("--sheets", default=str(ROOT / "bench" / "out" / "feedbench"), help="contact sheet folder")
+    parser.add_argument("--prior", default="", help="prior weights (default: the shipped ones); may hold {fold}")
+    parser.add_argument("--folds", type=int, default=0, help="with --prior PATH_{fold}: look i uses fold i mod N")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a FinetuneSettings field")
     args = parser.parse_args()
     torch.set_num_threads(2)
     if not SHARED.exists():
         sys.exit("feedbench needs ../shared/data beside the project")
     photos = sorted(find_images([SHARED / "photos"]))
-    cubes = sorted((SHARED / "looks").glob("*.cube"))
-    if args.looks:
-        cubes = [c for c in cubes if c.stem in args.looks.split(",")]
+    all_cubes = sorted((SHARED / "looks").glob("*.cube"))
+    cubes = [c for c in all_cubes if not args.looks or c.stem in args.looks.split(",")]
     methods = args.methods.split(",")
+    timed = [m for m in methods if m not in ("identity", "mkl")]
     overrides = {}
     for item in args.set:
         key, value = item.split("=", 1)
@@ -123,42 +151,37 @@ def main() -> None:
     sheets = Path(args.sheets)
     sheets.mkdir(parents=True, exist_ok=True)
 
-    header = f"{'look':28s}" + "".join(f"{m:>10s}" for m in methods) + "".join(f"{'s:' + m:>10s}" for m in methods if m in ("none", "feed"))
+    def prior_for(cube: Path) -> LookPrior | None:
+        if not args.prior:
+            return load_prior()
+        fold = all_cubes.index(cube) % args.folds if args.folds else 0
+        return load_prior(args.prior.format(fold=fold))
+
+    header = f"{'look':28s}" + "".join(f"{m:>15s}" for m in methods) + "".join(f"{'s:' + m:>17s}" for m in timed)
     print(header, flush=True)
     table = {m: [] for m in methods}
     seconds = {m: [] for m in methods}
     for cube in cubes:
         references, inputs, truths = make_task(cube, photos)
+        prior = prior_for(cube)
         scores = {}
         for method in methods:
             began = time.perf_counter()
-            if method == "identity":
-                outputs = inputs
-            elif method == "mkl":
-                outputs = global_mkl(references, inputs)
-            else:
-                settings = FinetuneSettings(adversary=method, **overrides)
-                look = finetune(
-                    [Image.fromarray(r) for r in references], [Image.fromarray(x) for x in inputs], settings
-                )
-                outputs = [np.asarray(look.apply(Image.fromarray(x))) for x in inputs]
-                if method == methods[-1]:
-                    contact_sheet(references, inputs, outputs, truths, sheets / f"{cube.stem}.png")
+            outputs = run_method(method, references, inputs, prior, overrides)
             seconds[method].append(time.perf_counter() - began)
+            if method == methods[-1]:
+                contact_sheet(references, inputs, outputs, truths, sheets / f"{cube.stem}.png")
             scores[method] = np.mean([ciede2000(o / 255.0, t) for o, t in zip(outputs, truths)])
             table[method].append(scores[method])
-        line = f"{cube.stem:28s}" + "".join(f"{scores[m]:10.2f}" for m in methods)
-        line += "".join(f"{seconds[m][-1]:10.1f}" for m in methods if m in ("none", "feed"))
-        print(line, flush=True)
+        line = f"{cube.stem:28s}" + "".join(f"{scores[m]:15.2f}" for m in methods)
+        print(line + "".join(f"{seconds[m][-1]:17.1f}" for m in timed), flush=True)
     print("-" * len(header))
-    print(f"{'mean':28s}" + "".join(f"{np.mean(table[m]):10.2f}" for m in methods)
-          + "".join(f"{np.mean(seconds[m]):10.1f}" for m in methods if m in ("none", "feed")))
-    print(f"{'median':28s}" + "".join(f"{np.median(table[m]):10.2f}" for m in methods))
+    print(f"{'mean':28s}" + "".join(f"{np.mean(table[m]):15.2f}" for m in methods)
+          + "".join(f"{np.mean(seconds[m]):17.1f}" for m in timed))
+    print(f"{'median':28s}" + "".join(f"{np.median(table[m]):15.2f}" for m in methods))
     if "identity" in table:
-        for m in methods:
-            if m in ("none", "feed"):
-                worst = max(np.array(table[m]) - np.array(table["identity"]))
-                print(f"worst {m} minus identity: {worst:+.2f}")
+        print(f"{'worst minus identity':28s}" + "".join(
+            f"{max(np.array(table[m]) - np.array(table['identity'])):+15.2f}" for m in methods))
 
 
 if __name__ == "__main__":

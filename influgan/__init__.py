@@ -1,7 +1,9 @@
 """InfluGAN: learn a creator's photo look from a handful of posts, and put it on any photo.
 
     import influgan
-    look = influgan.finetune(["feed/1.jpg", "feed/2.jpg", "feed/3.jpg"], content=["me.jpg"])
+    feed = ["feed/1.jpg", "feed/2.jpg", "feed/3.jpg"]
+    first = influgan.instant_look([influgan.load_image(p) for p in feed])   # the learned prior, < 1 s
+    look = influgan.finetune(feed, content=["me.jpg"])
     look.apply(influgan.load_image("me.jpg"), strength=0.8).save("me_styled.jpg")
     look.save("my.look"); influgan.save_cube("my.cube", look.lut, look.name)
 """
@@ -12,6 +14,7 @@ from .finetune import FinetuneCancelled, FinetuneSettings, StepReport, finetune
 from .finishing import Finish
 from .images import ImageError, load_image, save_image
 from .look import Look, LookError
+from .prior import instant_look
 
 __all__ = [
     "CubeError",
@@ -23,6 +26,7 @@ __all__ = [
     "LookError",
     "StepReport",
     "finetune",
+    "instant_look",
     "load_cube",
     "load_image",
     "save_cube",

@@ -32,12 +32,16 @@ from .losses import (
     sliced_wasserstein,
 )
 from .lut import apply_lut_colours
-from .natural import WEIGHTS_DIR, load_histogram, sample_colours
+from .natural import load_histogram, sample_colours
+from .naturalness import load_naturalness
 from .networks import Discriminator, LookGenerator
+from .prior import LookPrior, load_prior
+from .weights import WEIGHTS_DIR
 
 MIN_REFERENCES = 3
 MAX_REFERENCES = 50
-ADVERSARIES = ("none", "feed")
+ADVERSARIES = ("none", "feed", "natural", "both")
+STARTS = ("prior", "identity")
 
 
 class FinetuneCancelled(Exception):
@@ -55,8 +59,14 @@ class FinetuneSettings:
     batch_size: int = 4  # crops per step, for references and for content alike
     colour_samples: int = 4096  # colours per step in the colour-distribution loss
     natural_share: float = 0.7  # share of content colours drawn from the natural-photo pool
-    adversary: str = "feed"  # "none": colour losses only; "feed": plus the per-feed discriminator
+    # "none": colour losses only; "feed": plus the per-feed discriminator; "natural": plus an inverse look that
+    # must un-style the references into what the naturalness discriminator takes for ordinary photos; "both"
+    adversary: str = "feed"
     adversarial_weight: float = 0.05
+    natural_weight: float = 0.1  # weight of fooling the naturalness discriminator
+    cycle_weight: float = 1.0  # weight of L(L⁻¹(x)) ≈ x and L⁻¹(L(x)) ≈ x
+    start_from: str = "prior"  # "prior": the look prior's instant look (identity when none is shipped); "identity"
+    anchor_weight: float = 1.0  # pull toward the starting look (prior's or caller's; never identity)
     smoothness_weight: float = 0.5
     monotonicity_weight: float = 1.0
     generator_lr: float = 0.01
@@ -65,6 +75,8 @@ class FinetuneSettings:
     def __post_init__(self) -> None:
         if self.adversary not in ADVERSARIES:
             raise ValueError(f"adversary must be one of {', '.join(ADVERSARIES)}, got {self.adversary!r}")
+        if self.start_from not in STARTS:
+            raise ValueError(f"start_from must be one of {', '.join(STARTS)}, got {self.start_from!r}")
         if not 1 <= self.steps <= 5000:
             raise ValueError(f"steps must be within 1..5000, got {self.steps}")
         if not 0.0 <= self.natural_share <= 1.0:
@@ -134,6 +146,28 @@ def _sample(pool: torch.Tensor, count: int, generator: torch.Generator) -> torch
     return pool[torch.randint(pool.shape[0], (count,), generator=generator)]
 
 
+def _inversion_losses(lut, inverse: LookGenerator, naturalness, ref_flat, colours, generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The un-styled feed must look ordinary, and L, L⁻¹ must undo each other.
+
+    natural: L⁻¹(each reference) scored by the naturalness discriminator (softplus(-logit), low when fooled);
+    cycle: L(L⁻¹(r)) ≈ r on reference pixels and L⁻¹(L(x)) ≈ x on content colours, in squared ΔE / 100; plus
+    the inverse LUT's own regularity.
+    """
+    inverse_lut = inverse.lut()
+    sets = torch.stack([_sample(flat, 1024, generator) for flat in ref_flat])  # (n, 1024, 3)
+    unstyled = apply_lut_colours(sets.reshape(-1, 3), inverse_lut).clamp(0.0, 1.0)  # (n·1024, 3)
+    natural = F.softplus(-naturalness(unstyled.reshape(sets.shape))).mean()
+    restyled = apply_lut_colours(unstyled, lut)
+    returned = apply_lut_colours(apply_lut_colours(colours, lut).clamp(0.0, 1.0), inverse_lut)
+
+    def squared_delta_e(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return (rgb_to_lab(a) - rgb_to_lab(b)).pow(2).sum(-1).mean() / 100.0
+
+    cycle = squared_delta_e(restyled, sets.reshape(-1, 3)) + squared_delta_e(returned, colours)
+    cycle = cycle + 0.5 * lut_smoothness(inverse_lut) + 10.0 * lut_range(inverse_lut)
+    return natural, cycle
+
+
 def finetune(
     references: Sequence[ImageSource],
     content: Sequence[ImageSource] | None = None,
@@ -142,11 +176,14 @@ def finetune(
     callback: Callback | None = None,
     cancel: threading.Event | None = None,
     name: str = "My look",
+    prior: LookPrior | None = None,
 ) -> Look:
     """Learn a look from 3–50 reference photos (Pillow images or paths).
 
     content: plain photos to learn the mapping from; the shipped examples serve when none are given.
-    start: a look to start from (default: identity). callback: called after every step with a StepReport.
+    start: a look to start from (default: per ``settings.start_from``, the prior's instant look or identity);
+    the fine-tune is pulled toward it by ``settings.anchor_weight``. prior: a LookPrior to use instead of the
+    shipped one. callback: called after every step with a StepReport.
     cancel: set it from another thread to stop; raises FinetuneCancelled.
     """
     settings = settings or FinetuneSettings()
@@ -165,9 +202,23 @@ def finetune(
     histogram = load_histogram()
     natural_count = int(settings.colour_samples * settings.natural_share) if histogram is not None else 0
 
+    if start is None and settings.start_from == "prior":
+        prior = prior or load_prior()
+        start = prior.predict(ref_thumbs) if prior is not None else None
     look_generator = LookGenerator(start.lut if start is not None else None)
-    discriminator = Discriminator() if settings.adversary == "feed" else None
-    g_optimizer = torch.optim.Adam(look_generator.parameters(), lr=settings.generator_lr, betas=(0.9, 0.99))
+    # pulled toward the starting look (the prior's, or the caller's) where the references say little; not toward identity
+    anchor = look_generator.lut().detach() if start is not None and settings.anchor_weight else None  # (33, 33, 33, 3)
+    discriminator = Discriminator() if settings.adversary in ("feed", "both") else None
+    naturalness = inverse = None
+    if settings.adversary in ("natural", "both"):
+        naturalness = load_naturalness()
+        if naturalness is None:
+            raise ValueError(f"--adversary {settings.adversary} needs weights/naturalness.safetensors (python -m influgan.pretrain --model naturalness)")
+        naturalness.requires_grad_(False)
+        inverse = LookGenerator()  # L⁻¹: un-styles the references
+    ref_flat = [t.reshape(3, -1).T for t in ref_thumbs]  # per reference (h·w, 3)
+    trained = list(look_generator.parameters()) + (list(inverse.parameters()) if inverse is not None else [])
+    g_optimizer = torch.optim.Adam(trained, lr=settings.generator_lr, betas=(0.9, 0.99))
     d_optimizer = (
         torch.optim.Adam(discriminator.parameters(), lr=settings.discriminator_lr, betas=(0.5, 0.99)) if discriminator else None
     )
@@ -199,12 +250,20 @@ def finetune(
         generated = rgb_to_lab(apply_lut_colours(colours, lut)) / 100.0
         target = _sample(ref_lab, settings.colour_samples, generator)
         colour_loss = sliced_wasserstein(generated, target, generator=generator) * 100.0
+        if anchor is not None:
+            anchored = rgb_to_lab(apply_lut_colours(colours, anchor)) / 100.0
+            anchor_loss = (generated - anchored).pow(2).sum(-1).mean() * 100.0  # same units: squared ΔE / 100
+            colour_loss = colour_loss + settings.anchor_weight * anchor_loss
         regularity = (
             settings.smoothness_weight * lut_smoothness(lut)
             + settings.monotonicity_weight * lut_monotonicity(lut)
             + 10.0 * lut_range(lut)
         )
         g_loss = colour_loss + regularity
+        if inverse is not None:
+            natural_loss, cycle_loss = _inversion_losses(lut, inverse, naturalness, ref_flat, colours, generator)
+            g_loss = g_loss + settings.natural_weight * natural_loss + settings.cycle_weight * cycle_loss
+            losses["natural"], losses["cycle"] = float(natural_loss.detach()), float(cycle_loss.detach())
         losses["colour"] = float(colour_loss.detach())
         losses["regularity"] = float(regularity.detach())
         if discriminator is not None:
@@ -225,6 +284,7 @@ def finetune(
 
     metadata = {
         "references": len(references),
+        "started_from": "prior" if start is not None and start.metadata.get("source") == "prior" else "look" if start else "identity",
         "content_photos": len(content),
         "settings": asdict(settings),
         "seconds": round(time.perf_counter() - started, 2),

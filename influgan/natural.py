@@ -18,9 +18,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .images import ImageError, find_images, load_image, thumbnail
+from .weights import WEIGHTS_DIR, weights_path
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-NATURAL_COLOURS = WEIGHTS_DIR / "natural_colours.safetensors"
+NATURAL_COLOURS = "natural_colours.safetensors"
 HISTOGRAM_BINS = 32
 
 
@@ -49,9 +49,10 @@ def build_histogram(paths: list[Path], bins: int = HISTOGRAM_BINS, size: int = 2
 
 
 @lru_cache(maxsize=4)
-def load_histogram(path: str | os.PathLike = NATURAL_COLOURS) -> torch.Tensor | None:
+def load_histogram(path: str | os.PathLike | None = None) -> torch.Tensor | None:
     """The shipped histogram (bins, bins, bins), or None when the file is missing."""
-    if not Path(path).exists():
+    path = Path(path) if path is not None else weights_path(NATURAL_COLOURS)
+    if not path.exists():
         return None
     histogram = load_file(str(path))["histogram"]
     if histogram.ndim != 3 or len(set(histogram.shape)) != 1 or not torch.isfinite(histogram).all():
@@ -71,7 +72,7 @@ def sample_colours(histogram: torch.Tensor, count: int, generator: torch.Generat
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m influgan.natural", description=__doc__.split("\n")[0])
     parser.add_argument("photos", nargs="+", help="photo files or folders")
-    parser.add_argument("--out", default=str(NATURAL_COLOURS), help="output .safetensors file")
+    parser.add_argument("--out", default=str(WEIGHTS_DIR / NATURAL_COLOURS), help="output .safetensors file")
     args = parser.parse_args(argv)
     paths = find_images(args.photos)
     histogram = build_histogram(paths)

@@ -1,0 +1,165 @@
+"""The look prior: a network that reads a set of reference photos and predicts their look at once.
+
+A dozen styled photos do not say which colours came from the scenes and which from the look. The prior has
+seen many (photo set, look) examples (``pretrain.py``) and learned to tell them apart: it describes each
+reference by its colour statistics, pools the descriptions over the set (mean and spread, so the order and the
+count of references do not matter, and what varies from photo to photo reads as scene, what stays as look),
+and predicts the look as identity plus a mix of learned basis LUTs.
+
+    look = instant_look(reference_images)      # a Look in well under a second on a CPU (None: no prior shipped)
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from .images import image_to_tensor, thumbnail
+from .look import Look
+from .losses import rgb_to_lab
+from .lut import LUT_SIZE, identity_lut, resample_lut
+from .weights import weights_path
+
+PRIOR_FILE = "prior.safetensors"
+FEATURE_PIXELS = 2048  # pixels each reference is described by
+THUMB_SIZE = 96  # longer side the references are reduced to first
+RGB_BINS = 8  # joint RGB histogram: 8³ cells
+LAB_BINS = 24  # marginal L, a, b histograms
+BANDS = 8  # lightness bands for the per-band mean colour
+QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
+FEATURES = RGB_BINS**3 + 3 * LAB_BINS + 4 * BANDS + 7 * len(QUANTILES)
+
+
+def pixel_features(pixels: torch.Tensor) -> torch.Tensor:
+    """Colour statistics of each image: (M, P, 3) RGB pixels in 0..1 → (M, FEATURES).
+
+    Joint RGB histogram; L, a, b histograms; per lightness band its share and mean a, b, chroma; quantiles of
+    R, G, B, L, a, b and chroma. Histograms are square-rooted so that dominant bins do not drown the rest.
+    """
+    count, size, _ = pixels.shape
+    rgb = pixels.clamp(0.0, 1.0)
+    lab = rgb_to_lab(rgb)  # (M, P, 3)
+    chroma = lab[..., 1:].norm(dim=-1)  # (M, P)
+
+    def histogram(index: torch.Tensor, bins: int) -> torch.Tensor:  # (M, P) int → (M, bins) shares
+        counts = torch.zeros(count, bins).scatter_add_(1, index, torch.ones_like(index, dtype=torch.float32))
+        return (counts / size).sqrt()
+
+    cell = (rgb * RGB_BINS).long().clamp(0, RGB_BINS - 1)
+    joint = histogram((cell[..., 0] * RGB_BINS + cell[..., 1]) * RGB_BINS + cell[..., 2], RGB_BINS**3)
+    lightness = (lab[..., 0] / 100.0 * LAB_BINS).long().clamp(0, LAB_BINS - 1)
+    opponents = [((lab[..., c] + 64.0) / 128.0 * LAB_BINS).long().clamp(0, LAB_BINS - 1) for c in (1, 2)]
+    marginals = [histogram(index, LAB_BINS) for index in (lightness, *opponents)]
+
+    band = (lab[..., 0] / 100.0 * BANDS).long().clamp(0, BANDS - 1)  # (M, P)
+    one_hot = F.one_hot(band, BANDS).to(torch.float32)  # (M, P, BANDS)
+    share = one_hot.sum(1)  # (M, BANDS)
+    per_band = torch.einsum("mpk,mpc->mkc", one_hot, torch.cat([lab[..., 1:], chroma.unsqueeze(-1)], -1))
+    per_band = per_band / share.clamp_min(1.0).unsqueeze(-1) / 50.0  # (M, BANDS, 3) mean a, b, chroma
+    bands = torch.cat([(share / size).sqrt(), per_band.flatten(1)], dim=1)
+
+    values = torch.cat([rgb, lab[..., :1] / 100.0, lab[..., 1:] / 100.0, chroma.unsqueeze(-1) / 100.0], -1)
+    ranked = values[:, ::4].sort(dim=1).values  # every 4th pixel is plenty for quantiles, and 4× cheaper
+    ranks = (torch.tensor(QUANTILES) * (ranked.shape[1] - 1)).round().long()
+    quantiles = ranked[:, ranks].transpose(1, 2).flatten(1)  # (M, 7·len(QUANTILES))
+    return torch.cat([joint, *marginals, bands, quantiles], dim=1)
+
+
+def reference_pixels(images: Sequence[Image.Image | torch.Tensor]) -> torch.Tensor:
+    """Evenly spaced pixels of each reference: (M, FEATURE_PIXELS, 3). Images are Pillow or (3, H, W) in 0..1."""
+    out = []
+    for image in images:
+        if isinstance(image, Image.Image):
+            image = image_to_tensor(thumbnail(image.convert("RGB"), THUMB_SIZE))
+        flat = image.reshape(3, -1).T  # (H·W, 3)
+        index = (torch.arange(FEATURE_PIXELS) * (flat.shape[0] / FEATURE_PIXELS)).long()
+        out.append(flat[index])
+    return torch.stack(out)
+
+
+class LookPrior(nn.Module):
+    """A set of references (their features) → a LUT.
+
+    Each reference's features go through a small MLP; the set is pooled by mean and standard deviation (so the
+    prediction ignores order and count), together with the mean raw features; a head maps the pool to weights
+    over ``basis`` learned residual LUTs on a ``control`` grid; LUT = identity + weighted sum.
+    """
+
+    def __init__(self, basis: int = 64, hidden: int = 256, control: int = 17):
+        super().__init__()
+        self.config = {"basis": basis, "hidden": hidden, "control": control, "features": FEATURES}
+        self.encode = nn.Sequential(nn.Linear(FEATURES, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU())
+        self.head = nn.Sequential(
+            nn.Linear(2 * hidden + FEATURES, 2 * hidden), nn.GELU(), nn.Linear(2 * hidden, hidden), nn.GELU(), nn.Linear(hidden, basis)
+        )
+        self.basis = nn.Parameter(torch.randn(basis, control, control, control, 3) * 1e-3)
+        self.register_buffer("identity", identity_lut(control))
+
+    def forward(self, features: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
+        """features (M, FEATURES) of all references, ``sets`` (M,) the index of each one's set → LUTs (T, c, c, c, 3).
+
+        The LUTs are unclamped control grids (``control`` points per axis); T = sets.max() + 1.
+        """
+        tasks = int(sets.max()) + 1
+        embedded = self.encode(features)  # (M, hidden)
+        counts = torch.zeros(tasks).index_add_(0, sets, torch.ones(len(sets))).unsqueeze(1)  # (T, 1)
+
+        def set_mean(values: torch.Tensor) -> torch.Tensor:
+            return torch.zeros(tasks, values.shape[1]).index_add_(0, sets, values) / counts
+
+        mean = set_mean(embedded)
+        spread = (set_mean(embedded.pow(2)) - mean.pow(2)).clamp_min(1e-6).sqrt()
+        weights = self.head(torch.cat([mean, spread, set_mean(features)], dim=1))  # (T, basis)
+        residual = torch.einsum("tk,kabcd->tabcd", weights, self.basis)
+        return self.identity + residual
+
+    @torch.no_grad()
+    def predict(self, references: Sequence[Image.Image | torch.Tensor], name: str = "Instant look") -> Look:
+        """The look of a set of references (Pillow images or (3, H, W) tensors), as a 33³ Look."""
+        if not references:
+            raise ValueError("the prior needs at least one reference photo")
+        features = pixel_features(reference_pixels(references))
+        control = self.forward(features, torch.zeros(len(references), dtype=torch.long))[0]
+        lut = resample_lut(control, LUT_SIZE).clamp(0.0, 1.0)
+        return Look(lut=lut, name=name, metadata={"references": len(references), "source": "prior"})
+
+    def save(self, path: str | Path, metadata: dict | None = None) -> None:
+        """Write the weights as safetensors, with the configuration and ``metadata`` in the header."""
+        tensors = {k: v.detach().contiguous() for k, v in self.state_dict().items() if k != "identity"}
+        header = {"config": json.dumps(self.config), **{k: str(v) for k, v in (metadata or {}).items()}}
+        save_file(tensors, str(path), metadata=header)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "LookPrior":
+        """Read weights written by ``save`` (safetensors: no code runs); checks the configuration."""
+        with safe_open(str(path), framework="pt") as file:
+            config = json.loads((file.metadata() or {}).get("config", "{}"))
+            tensors = {key: file.get_tensor(key) for key in file.keys()}
+        if config.pop("features", None) != FEATURES:
+            raise ValueError(f"{path}: prior weights for another feature set; retrain with python -m influgan.pretrain")
+        prior = cls(**config)
+        missing, unexpected = prior.load_state_dict(tensors, strict=False)
+        if unexpected or set(missing) - {"identity"}:
+            raise ValueError(f"{path}: not a look prior (missing {missing}, unexpected {unexpected})")
+        return prior.eval()
+
+
+@lru_cache(maxsize=4)
+def load_prior(path: str | Path | None = None) -> LookPrior | None:
+    """The shipped prior (``weights/prior.safetensors`` or the Hub repo's), or None when there is none."""
+    path = Path(path) if path is not None else weights_path(PRIOR_FILE)
+    return LookPrior.load(path) if path.exists() else None
+
+
+def instant_look(references: Sequence[Image.Image], name: str = "Instant look") -> Look | None:
+    """The shipped prior's look for a set of reference photos, or None when no prior is shipped."""
+    prior = load_prior()
+    return prior.predict(references, name=name) if prior is not None else None

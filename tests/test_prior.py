@@ -1,0 +1,120 @@
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from conftest import synthetic_photo
+from influgan import FinetuneSettings, finetune
+from influgan.images import image_to_tensor
+from influgan.lut import identity_lut
+from influgan.pretrain import prediction_error, sample_look, sample_task, train
+from influgan.prior import FEATURE_PIXELS, FEATURES, LookPrior, load_prior, pixel_features, reference_pixels
+from influgan.weights import weights_path
+
+
+def test_pixel_features_shape_and_finite():
+    features = pixel_features(torch.rand(5, FEATURE_PIXELS, 3))
+    assert features.shape == (5, FEATURES) and torch.isfinite(features).all()
+
+
+def test_features_tell_a_warm_feed_from_a_cool_one():
+    pixels = torch.rand(1, FEATURE_PIXELS, 3)
+    warm = pixels * torch.tensor([1.0, 0.9, 0.6])
+    cool = pixels * torch.tensor([0.6, 0.9, 1.0])
+    assert (pixel_features(warm) - pixel_features(cool)).abs().max() > 0.1
+
+
+def test_prediction_ignores_order_and_repetition(photos):
+    torch.manual_seed(0)
+    prior = LookPrior(basis=8, hidden=32, control=5).eval()
+    prior.head[-1].weight.data.normal_(0, 1)  # make the output depend on the input
+    features = pixel_features(reference_pixels(photos[:4]))
+    one_set = torch.zeros(4, dtype=torch.long)
+    base = prior(features, one_set)
+    shuffled = prior(features[[2, 0, 3, 1]], one_set)
+    doubled = prior(torch.cat([features, features]), torch.zeros(8, dtype=torch.long))
+    assert not torch.allclose(base, identity_lut(5), atol=1e-3)
+    assert torch.allclose(base, shuffled, atol=1e-5) and torch.allclose(base, doubled, atol=1e-4)
+
+
+def test_two_sets_in_one_batch_match_separate_calls(photos):
+    prior = LookPrior(basis=8, hidden=32, control=5).eval()
+    prior.head[-1].weight.data.normal_(0, 1)
+    features = pixel_features(reference_pixels(photos[:6]))
+    together = prior(features, torch.tensor([0, 0, 0, 1, 1, 1]))
+    assert torch.allclose(together[1], prior(features[3:], torch.zeros(3, dtype=torch.long))[0], atol=1e-5)
+
+
+def test_predict_gives_a_valid_look_from_images_or_tensors(photos):
+    prior = LookPrior(basis=8, hidden=32, control=9).eval()
+    look = prior.predict(photos[:3])
+    assert look.lut.shape == (33, 33, 33, 3) and 0.0 <= float(look.lut.min()) and float(look.lut.max()) <= 1.0
+    from_tensors = prior.predict([image_to_tensor(p) for p in photos[:3]])
+    assert from_tensors.lut.shape == (33, 33, 33, 3)
+    with pytest.raises(ValueError):
+        prior.predict([])
+
+
+def test_save_load_round_trip_and_refusals(tmp_path, photos):
+    prior = LookPrior(basis=8, hidden=32, control=9).eval()
+    path = tmp_path / "prior.safetensors"
+    prior.save(path, {"steps": 1})
+    loaded = LookPrior.load(path)
+    assert torch.allclose(loaded.predict(photos[:3]).lut, prior.predict(photos[:3]).lut)
+    other = tmp_path / "other.safetensors"
+    save_file({"histogram": torch.zeros(4, 4, 4)}, str(other), metadata={"config": '{"features": %d}' % FEATURES})
+    with pytest.raises(ValueError, match="not a look prior"):
+        LookPrior.load(other)
+    stale = tmp_path / "stale.safetensors"
+    save_file({"x": torch.zeros(1)}, str(stale), metadata={"config": '{"features": 3}'})
+    with pytest.raises(ValueError, match="another feature set"):
+        LookPrior.load(stale)
+    assert load_prior(tmp_path / "missing.safetensors") is None
+
+
+def test_short_training_learns_to_predict_looks():
+    photos = [image_to_tensor(synthetic_photo(seed, (64, 48))) for seed in range(12)]
+    generator = torch.Generator().manual_seed(5)
+    tasks = [sample_task(photos, sample_look(generator, [], 0.0), generator, max_references=6) for _ in range(12)]
+
+    def error(prior):
+        with torch.no_grad():
+            return sum(
+                float(prediction_error(prior(pixel_features(r), torch.zeros(len(r), dtype=torch.long))[0], x, y))
+                for r, x, y in tasks
+            )
+
+    untrained = error(LookPrior().eval())
+    trained = error(train(photos, [], steps=60, tasks_per_step=8, log_every=1000))
+    assert trained < 0.8 * untrained
+
+
+def test_finetune_starts_from_the_prior_and_stays_near_it(photos):
+    prior = LookPrior(basis=8, hidden=32, control=9).eval()
+    prior.head[-1].bias.data[:] = 0.0
+    prior.basis.data[0, ..., 0] = -0.3  # a look with much less red, whatever the references
+    prior.head[-1].bias.data[0] = 1.0
+    references = photos[:4]
+    instant = prior.predict(references)
+    settings = FinetuneSettings(steps=5, thumb_size=64, colour_samples=512, adversary="none", anchor_weight=1000.0)
+    look = finetune(references, photos[4:], settings, prior=prior)
+    assert look.metadata["started_from"] == "prior"
+    assert (look.lut - instant.lut).abs().mean() < 0.01
+    identity_start = finetune(references, photos[4:], FinetuneSettings(**{**settings.__dict__, "start_from": "identity"}), prior=prior)
+    assert identity_start.metadata["started_from"] == "identity"
+    assert (identity_start.lut - identity_lut()).abs().mean() < 0.01
+
+
+def test_weights_come_from_the_hub_repo_when_one_is_set(monkeypatch, tmp_path):
+    assert weights_path("prior.safetensors").parent.name == "weights"
+    calls = []
+
+    def fake_download(repo_id, filename, revision=None):
+        calls.append((repo_id, filename, revision))
+        return str(tmp_path / filename)
+
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    monkeypatch.setenv("INFLUGAN_WEIGHTS_REPO", "someone/influgan-weights")
+    assert weights_path("prior.safetensors") == tmp_path / "prior.safetensors"
+    assert calls == [("someone/influgan-weights", "prior.safetensors", None)]
