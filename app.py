@@ -176,12 +176,12 @@ def add_references(files: list[str] | None, state: dict | None, request: gr.Requ
         stored = _unique_path(state, Path(name).stem + ".jpg")
         influgan.save_image(image, stored)
         state["refs"].append((str(stored), name))
+    skipped = len(problems) + over_cap
     if over_cap:
         problems.append(
             f"{over_cap} more photo{'s' if over_cap != 1 else ''}: a feed holds at most {MAX_REFERENCES} photos, "
             f"so the first {MAX_REFERENCES} usable ones were kept"
         )
-    skipped = len(problems) - (over_cap > 0) + over_cap
     if skipped:
         gr.Warning(f"Skipped {skipped} file{'s' if skipped != 1 else ''}; the others were kept. See the list below the gallery.")
     if files and not state["refs"]:
