@@ -88,3 +88,13 @@ def test_metadata_records_the_settings(photos):
     look = finetune(feed(3), photos[:2], FinetuneSettings(**{**FAST, "steps": 2}), name="Sunny")
     assert look.name == "Sunny" and look.metadata["references"] == 3
     assert look.metadata["settings"]["steps"] == 2
+
+
+def test_a_strip_thin_reference_is_refused_with_a_clear_error(photos):
+    from PIL import Image
+
+    from influgan import ImageError
+
+    strip = Image.new("RGB", (2000, 40), (120, 80, 60))
+    with pytest.raises(ImageError, match="photo 3: 2000×40 px is too thin"):
+        finetune(photos[:2] + [strip], photos[2:4], FinetuneSettings(**FAST))
