@@ -101,7 +101,7 @@ def test_finetune_starts_from_the_prior_and_stays_near_it(photos):
     assert (look.lut - instant.lut).abs().mean() < 0.01
     identity_start = finetune(references, photos[4:], FinetuneSettings(**{**settings.__dict__, "start_from": "identity"}), prior=prior)
     assert identity_start.metadata["started_from"] == "identity"
-    assert (identity_start.lut - identity_lut()).abs().mean() < 0.01
+    assert (identity_start.lut - identity_lut()).abs().mean() < 0.5 * (instant.lut - identity_lut()).abs().mean()
 
 
 def test_weights_come_from_the_hub_repo_when_one_is_set(monkeypatch, tmp_path):
