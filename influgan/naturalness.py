@@ -9,18 +9,15 @@ Everything here is differentiable in the pixels, so the fine-tune can push throu
 """
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 import torch.nn as nn
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch.nn.utils.parametrizations import spectral_norm
 
 from .losses import rgb_to_lab
-from .weights import weights_path
+from .weights import read_weights, save_weights, weights_path
 
 NATURALNESS_FILE = "naturalness.safetensors"
 BINS = 16
@@ -77,15 +74,12 @@ class NaturalnessDiscriminator(nn.Module):
 
     def save(self, path: str | Path, metadata: dict | None = None) -> None:
         """Write the weights as safetensors, with the configuration and ``metadata`` in the header."""
-        tensors = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
-        save_file(tensors, str(path), metadata={"config": json.dumps(self.config), **{k: str(v) for k, v in (metadata or {}).items()}})
+        save_weights(path, self.state_dict(), self.config, metadata)
 
     @classmethod
     def load(cls, path: str | Path) -> "NaturalnessDiscriminator":
         """Read weights written by ``save`` (safetensors: no code runs); checks the configuration."""
-        with safe_open(str(path), framework="pt") as file:
-            config = json.loads((file.metadata() or {}).get("config", "{}"))
-            tensors = {key: file.get_tensor(key) for key in file.keys()}
+        config, tensors = read_weights(path)
         if config.pop("features", None) != FEATURES:
             raise ValueError(f"{path}: naturalness weights for another feature set; retrain them")
         model = cls(**config)

@@ -10,7 +10,6 @@ and predicts the look as identity plus a mix of learned basis LUTs.
 """
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -19,14 +18,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
-from safetensors import safe_open
-from safetensors.torch import save_file
 
 from .images import image_to_tensor, thumbnail
 from .look import Look
 from .losses import rgb_to_lab
 from .lut import LUT_SIZE, identity_lut, resample_lut
-from .weights import weights_path
+from .weights import read_weights, save_weights, weights_path
 
 PRIOR_FILE = "prior.safetensors"
 FEATURE_PIXELS = 2048  # pixels each reference is described by
@@ -133,16 +130,12 @@ class LookPrior(nn.Module):
 
     def save(self, path: str | Path, metadata: dict | None = None) -> None:
         """Write the weights as safetensors, with the configuration and ``metadata`` in the header."""
-        tensors = {k: v.detach().contiguous() for k, v in self.state_dict().items() if k != "identity"}
-        header = {"config": json.dumps(self.config), **{k: str(v) for k, v in (metadata or {}).items()}}
-        save_file(tensors, str(path), metadata=header)
+        save_weights(path, {k: v for k, v in self.state_dict().items() if k != "identity"}, self.config, metadata)
 
     @classmethod
     def load(cls, path: str | Path) -> "LookPrior":
         """Read weights written by ``save`` (safetensors: no code runs); checks the configuration."""
-        with safe_open(str(path), framework="pt") as file:
-            config = json.loads((file.metadata() or {}).get("config", "{}"))
-            tensors = {key: file.get_tensor(key) for key in file.keys()}
+        config, tensors = read_weights(path)
         if config.pop("features", None) != FEATURES:
             raise ValueError(f"{path}: prior weights for another feature set; retrain with python -m influgan.pretrain")
         prior = cls(**config)
