@@ -17,7 +17,7 @@ import torch.nn as nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from .losses import rgb_to_lab
-from .weights import read_weights, save_weights, weights_path
+from .weights import load_network, save_weights, weights_path
 
 NATURALNESS_FILE = "naturalness.safetensors"
 BINS = 16
@@ -79,12 +79,7 @@ class NaturalnessDiscriminator(nn.Module):
     @classmethod
     def load(cls, path: str | Path) -> "NaturalnessDiscriminator":
         """Read weights written by ``save`` (safetensors: no code runs); checks the configuration."""
-        config, tensors = read_weights(path)
-        if config.pop("features", None) != FEATURES:
-            raise ValueError(f"{path}: naturalness weights for another feature set; retrain them")
-        model = cls(**config)
-        model.load_state_dict(tensors)
-        return model.eval()
+        return load_network(cls, path, FEATURES, "a naturalness discriminator")
 
 
 @lru_cache(maxsize=2)

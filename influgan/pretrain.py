@@ -27,7 +27,7 @@ import torch
 from .cube import load_cube
 from .images import find_images, image_to_tensor, load_image, thumbnail
 from .losses import rgb_to_lab
-from .lut import apply_lut_colours, identity_lut, resample_lut
+from .lut import apply_lut_colours, blend_lut, identity_lut, resample_lut
 from .naturalness import NATURALNESS_FILE, NaturalnessDiscriminator
 from .prior import FEATURE_PIXELS, PRIOR_FILE, LookPrior, pixel_features
 from .procedural import build_lut, random_recipe
@@ -53,11 +53,6 @@ def _chance(generator: torch.Generator, p: float) -> bool:
 def compose(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     """The LUT of ``second`` applied after ``first`` (on ``first``'s grid)."""
     return apply_lut_colours(first.reshape(-1, 3), second).reshape(first.shape)
-
-
-def blend(lut: torch.Tensor, strength: float) -> torch.Tensor:
-    identity = identity_lut(lut.shape[0])
-    return (identity + strength * (lut - identity)).clamp(0.0, 1.0)
 
 
 def channel_curves(lut: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -87,11 +82,11 @@ def sample_look(generator: torch.Generator, cubes: list[torch.Tensor], cube_shar
         if _chance(generator, 0.3):
             other = cubes[int(torch.randint(len(cubes), (1,), generator=generator))]
             lut = torch.lerp(lut, other, _uniform(generator, 0.0, 1.0))
-        lut = blend(lut, _uniform(generator, 0.4, 1.2))
+        lut = blend_lut(lut, _uniform(generator, 0.4, 1.2))
         if _chance(generator, 0.3):
             lut = compose(lut, build_lut(random_recipe(generator, 0.3), 17))
         return lut
-    return blend(procedural_look(generator), _uniform(generator, 0.6, 1.4))
+    return blend_lut(procedural_look(generator), _uniform(generator, 0.6, 1.4))
 
 
 def scene_pixels(photo: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -183,7 +178,7 @@ def train_naturalness(
         pixels = torch.stack([scene_pixels(photos[i], 1024, generator) for i in pick])  # (2B, P, 3)
         styled = []
         for i in range(batch, 2 * batch):
-            look = blend(sample_look(generator, cubes, 0.5), _uniform(generator, 0.3, 1.0))
+            look = blend_lut(sample_look(generator, cubes, 0.5), _uniform(generator, 0.3, 1.0))
             styled.append(apply_lut_colours(pixels[i], look))
         pixels = torch.cat([pixels[:batch], torch.stack(styled)])
         pixels = (pixels * 255.0).round() / 255.0

@@ -23,7 +23,7 @@ from .images import image_to_tensor, thumbnail
 from .look import Look
 from .losses import rgb_to_lab
 from .lut import LUT_SIZE, identity_lut, resample_lut
-from .weights import read_weights, save_weights, weights_path
+from .weights import load_network, save_weights, weights_path
 
 PRIOR_FILE = "prior.safetensors"
 FEATURE_PIXELS = 2048  # pixels each reference is described by
@@ -135,14 +135,7 @@ class LookPrior(nn.Module):
     @classmethod
     def load(cls, path: str | Path) -> "LookPrior":
         """Read weights written by ``save`` (safetensors: no code runs); checks the configuration."""
-        config, tensors = read_weights(path)
-        if config.pop("features", None) != FEATURES:
-            raise ValueError(f"{path}: prior weights for another feature set; retrain with python -m influgan.pretrain")
-        prior = cls(**config)
-        missing, unexpected = prior.load_state_dict(tensors, strict=False)
-        if unexpected or set(missing) - {"identity"}:
-            raise ValueError(f"{path}: not a look prior (missing {missing}, unexpected {unexpected})")
-        return prior.eval()
+        return load_network(cls, path, FEATURES, "a look prior", buffers=("identity",))
 
 
 @lru_cache(maxsize=4)

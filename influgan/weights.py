@@ -34,8 +34,22 @@ def save_weights(path: str | os.PathLike, tensors: dict[str, torch.Tensor], conf
     save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(path), metadata=header)
 
 
-def read_weights(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
-    """(config, tensors) of a file written by ``save_weights``; safetensors, so no code runs."""
+def load_network(cls, path: str | os.PathLike, features: int, what: str, buffers: tuple[str, ...] = ()):
+    """A network of class ``cls`` rebuilt from a file written by ``save_weights`` (safetensors: no code runs).
+
+    ``features``: the input size the caller's code computes, checked against the file's; ``buffers``: state the
+    network rebuilds itself and the file leaves out. Raises ValueError naming ``what`` for any other file.
+    """
     with safe_open(str(path), framework="pt") as file:
         config = json.loads((file.metadata() or {}).get("config", "{}"))
-        return config, {key: file.get_tensor(key) for key in file.keys()}
+        tensors = {key: file.get_tensor(key) for key in file.keys()}
+    if config.pop("features", None) != features:
+        raise ValueError(f"{path}: {what} for another feature set; retrain it with python -m influgan.pretrain")
+    try:
+        network = cls(**config)
+    except TypeError as error:
+        raise ValueError(f"{path}: not {what} ({error})") from None
+    missing, unexpected = network.load_state_dict(tensors, strict=False)
+    if unexpected or set(missing) - set(buffers):
+        raise ValueError(f"{path}: not {what} (missing {missing}, unexpected {unexpected})")
+    return network.eval()

@@ -9,6 +9,7 @@ from influgan import FinetuneSettings, finetune
 from influgan.images import image_to_tensor
 from influgan.lut import apply_lut_colours
 from influgan.naturalness import FEATURES, NaturalnessDiscriminator, soft_colour_features
+from influgan.prior import LookPrior
 from influgan.pretrain import sample_look, scene_pixels, train_naturalness
 
 finetune_module = importlib.import_module("influgan.finetune")  # the module; the package exports a function of that name
@@ -27,6 +28,10 @@ def test_save_load_round_trip(tmp_path):
     pixels = torch.rand(2, 128, 3)
     model.save(tmp_path / "n.safetensors")
     assert torch.allclose(NaturalnessDiscriminator.load(tmp_path / "n.safetensors")(pixels), model(pixels))
+    prior_file = tmp_path / "prior.safetensors"
+    LookPrior(basis=4, hidden=8, control=3).save(prior_file)
+    with pytest.raises(ValueError, match="another feature set"):
+        NaturalnessDiscriminator.load(prior_file)
 
 
 def test_short_training_learns_to_tell_ordinary_photos_from_styled_ones():
