@@ -120,9 +120,8 @@ def run_method(method: str, references, inputs, prior: LookPrior | None, overrid
         look = prior.predict(refs)
     else:
         kind, _, adversary = method.partition("/")
-        settings = FinetuneSettings(**{"start_from": "prior" if kind == "prior+gan" else "identity", **overrides})
-        if adversary:
-            settings.adversary = adversary
+        chosen = {"start_from": "prior" if kind == "prior+gan" else "identity", **({"adversary": adversary} if adversary else {})}
+        settings = FinetuneSettings(**{**chosen, **overrides})  # validated, unlike fields set afterwards
         look = finetune(refs, [Image.fromarray(x) for x in inputs], settings, prior=prior)
     return [np.asarray(look.apply(Image.fromarray(x))) for x in inputs]
 
