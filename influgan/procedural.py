@@ -99,6 +99,35 @@ def hue_rotation_matrix(degrees: float) -> torch.Tensor:
     return cos * torch.eye(3) + sin * cross + (1.0 - cos) * outer
 
 
+def exposure(lut: torch.Tensor, stops: float = 0.0) -> torch.Tensor:
+    """Brighten (stops > 0) or darken the image by ``stops`` (-3..3) in (approximately) linear light; highlights clip."""
+    if not -3.0 <= stops <= 3.0:
+        raise ValueError(f"stops must be within -3..3, got {stops}")
+    return (_checked(lut).clamp(0.0, 1.0) * 2.0 ** (stops / 2.2)).clamp(0.0, 1.0)
+
+
+def gradient_map(
+    lut: torch.Tensor,
+    shadows: Colour = (0.5, 0.5, 0.5),
+    midtones: Colour = (0.5, 0.5, 0.5),
+    highlights: Colour = (0.5, 0.5, 0.5),
+    amount: float = 1.0,
+) -> torch.Tensor:
+    """Replace each colour's chroma by a tint that runs shadows → midtones → highlights along its luma.
+
+    Unlike ``split_tone`` (which adds a tint), the original chroma is given up: at ``amount`` 1 the image is a
+    tritone (duotone when two colours agree), as in redscale or sunset grades. Colours are RGB 0..1 (grey: none).
+    """
+    if not 0.0 <= amount <= 1.0:
+        raise ValueError(f"amount must be within 0..1, got {amount}")
+    luma = _luma(_checked(lut)).clamp(0.0, 1.0)  # (S, S, S, 1)
+    stops = torch.stack([lut.new_tensor(c) - _luma(lut.new_tensor(c)) for c in (shadows, midtones, highlights)])  # (3, 3) chroma
+    low = (1.0 - 2.0 * luma).clamp(min=0.0)  # weights of a piecewise-linear gradient over luma
+    high = (2.0 * luma - 1.0).clamp(min=0.0)
+    tint = low * stops[0] + (1.0 - low - high) * stops[1] + high * stops[2]
+    return lut + amount * ((luma + tint).clamp(0.0, 1.0) - lut)
+
+
 def hue_shift(lut: torch.Tensor, degrees: float = 0.0) -> torch.Tensor:
     """Rotate every hue by ``degrees`` (greys stay grey); e.g. 120 turns red to green."""
     return channel_mixer(lut, hue_rotation_matrix(degrees))
@@ -161,6 +190,7 @@ def cross_process(lut: torch.Tensor, amount: float = 1.0) -> torch.Tensor:
 
 # --- recipes: a look as a list of (function name, keyword arguments), serialisable as JSON ----------------
 OPERATIONS: dict[str, Callable[..., torch.Tensor]] = {
+    "exposure": exposure,
     "white_balance": white_balance,
     "tone_curve": tone_curve,
     "saturation": saturation,
@@ -169,6 +199,7 @@ OPERATIONS: dict[str, Callable[..., torch.Tensor]] = {
     "split_tone": split_tone,
     "black_and_white": black_and_white,
     "cross_process": cross_process,
+    "gradient_map": gradient_map,
 }
 Recipe = list[tuple[str, dict]]
 
@@ -236,6 +267,16 @@ def random_recipe(generator: torch.Generator, intensity: float = 1.0) -> Recipe:
         ),
         "cross_process": (chance(0.1), {"amount": _uniform(generator, 0.2 * s, 0.8 * s)}),
         "saturation": (chance(0.7), {"amount": _uniform(generator, 1.0 - 0.5 * s, 1.0 + 0.5 * s)}),
+        "exposure": (chance(0.3), {"stops": _uniform(generator, -1.6 * s, 1.2 * s)}),
+        "gradient_map": (
+            chance(0.12),
+            {
+                "shadows": _colour(generator, spread=_uniform(generator, 0.0, 0.8)),
+                "midtones": _colour(generator, spread=_uniform(generator, 0.0, 0.8)),
+                "highlights": _colour(generator, spread=_uniform(generator, 0.0, 0.8)),
+                "amount": _uniform(generator, 0.3 * s, s),
+            },
+        ),
         "black_and_white": (
             chance(0.12),
             {
@@ -245,7 +286,10 @@ def random_recipe(generator: torch.Generator, intensity: float = 1.0) -> Recipe:
             },
         ),
     }
-    order = ["white_balance", "channel_mixer", "hue_shift", "cross_process", "tone_curve", "split_tone", "saturation", "black_and_white"]
+    order = [
+        "exposure", "white_balance", "channel_mixer", "hue_shift", "cross_process", "tone_curve", "split_tone",
+        "gradient_map", "saturation", "black_and_white",
+    ]
     for name in order:
         used, kwargs = draws[name]
         if used:

@@ -12,6 +12,8 @@ from influgan.procedural import (
     build_lut,
     channel_mixer,
     cross_process,
+    exposure,
+    gradient_map,
     hue_rotation_matrix,
     hue_shift,
     random_lut,
@@ -31,6 +33,8 @@ GRADES = [
     (split_tone, {"shadows": (0.1, 0.5, 0.6), "highlights": (1.0, 0.6, 0.3), "amount": 0.5}),
     (black_and_white, {"filter_colour": (0.6, 0.3, 0.1)}),
     (cross_process, {"amount": 0.8}),
+    (exposure, {"stops": -1.0}),
+    (gradient_map, {"shadows": (0.2, 0.3, 0.7), "midtones": (0.8, 0.3, 0.3), "highlights": (1.0, 0.9, 0.4)}),
 ]
 NEUTRAL = [
     (tone_curve, {}),
@@ -41,6 +45,8 @@ NEUTRAL = [
     (split_tone, {}),
     (black_and_white, {"amount": 0.0}),
     (cross_process, {"amount": 0.0}),
+    (exposure, {}),
+    (gradient_map, {"amount": 0.0}),
 ]
 
 
