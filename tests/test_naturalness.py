@@ -27,7 +27,7 @@ def test_save_load_round_trip(tmp_path):
     model = NaturalnessDiscriminator(hidden=16).eval()
     pixels = torch.rand(2, 128, 3)
     model.save(tmp_path / "n.safetensors")
-    assert torch.allclose(NaturalnessDiscriminator.load(tmp_path / "n.safetensors")(pixels), model(pixels))
+    assert torch.allclose(NaturalnessDiscriminator.load(tmp_path / "n.safetensors")(pixels), model(pixels), atol=1e-2)  # float16 file
     prior_file = tmp_path / "prior.safetensors"
     LookPrior(basis=4, hidden=8, control=3).save(prior_file)
     with pytest.raises(ValueError, match="another feature set"):
