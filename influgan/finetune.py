@@ -72,7 +72,7 @@ class FinetuneSettings:
     natural_weight: float = 0.1  # weight of fooling the naturalness discriminator
     cycle_weight: float = 1.0  # weight of L(L⁻¹(x)) ≈ x and L⁻¹(L(x)) ≈ x
     start_from: str = "prior"  # "prior": the look prior's instant look (identity when none is shipped); "identity"
-    anchor_weight: float = 1.0  # pull toward the starting look (prior's or caller's; never identity)
+    anchor_weight: float = 0.5  # pull toward the starting look (prior's or caller's; never identity); 0.5: see weights/README.md
     smoothness_weight: float = 0.5
     monotonicity_weight: float = 1.0
     generator_lr: float = 0.01
