@@ -4,12 +4,13 @@ discriminator (ordinary photos vs the same under random looks).
 Each task draws 3–24 reference photos and 4 held-out photos of the same collection, varies the scenes (random
 crops and exposure; the features do not see position, so flips would change nothing), picks a random look —
 a procedural one (``procedural.py``: exposure, tone curves, mixers, split toning, gradient maps, hue, saturation,
-fades, black and white, cross-processing; compositions of two; strong per-channel curves) or, when ``.cube`` looks are given, one of those at a random
-strength, blended with another or topped with a mild procedural grade — and styles the references with it,
-rounded to 8 bits. The prior sees the references and is scored on the true look applied to the held-out
-photos (plus random colours, so that the LUT stays sensible everywhere): mean CIE76 ΔE in CIELAB.
+fades, black and white, cross-processing; compositions of two; strong per-channel curves) or, when ``.cube``
+looks are given, one of those at a random strength, blended with another or topped with a mild procedural
+grade — and styles the references with it, rounded to 8 bits. The prior sees the references and is scored
+on the true look applied to the held-out photos (plus random colours, so that the LUT stays sensible
+everywhere): mean CIE76 ΔE in CIELAB.
 
-    python -m influgan.pretrain --photos ../shared/data/photos --looks ../shared/data/looks --steps 4000 --seed 0
+    python -m influgan.pretrain --photos ../shared/data/photos --looks ../shared/data/looks --steps 6000 --seed 0
     python -m influgan.pretrain --model naturalness --photos ../shared/data/photos --looks ../shared/data/looks --steps 1500
 
 Seeded and reproducible for a given thread count; ``--exclude`` leaves looks out (for honest evaluation).

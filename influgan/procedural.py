@@ -121,10 +121,10 @@ def gradient_map(
     if not 0.0 <= amount <= 1.0:
         raise ValueError(f"amount must be within 0..1, got {amount}")
     luma = _luma(_checked(lut)).clamp(0.0, 1.0)  # (S, S, S, 1)
-    stops = torch.stack([lut.new_tensor(c) - _luma(lut.new_tensor(c)) for c in (shadows, midtones, highlights)])  # (3, 3) chroma
+    tints = torch.stack([lut.new_tensor(c) - _luma(lut.new_tensor(c)) for c in (shadows, midtones, highlights)])  # (3, 3) chroma
     low = (1.0 - 2.0 * luma).clamp(min=0.0)  # weights of a piecewise-linear gradient over luma
     high = (2.0 * luma - 1.0).clamp(min=0.0)
-    tint = low * stops[0] + (1.0 - low - high) * stops[1] + high * stops[2]
+    tint = low * tints[0] + (1.0 - low - high) * tints[1] + high * tints[2]
     return lut + amount * ((luma + tint).clamp(0.0, 1.0) - lut)
 
 
