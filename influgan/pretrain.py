@@ -11,7 +11,7 @@ on the true look applied to the held-out photos (plus random colours, so that th
 everywhere): mean CIE76 ΔE in CIELAB.
 
     python -m influgan.pretrain --photos ../shared/data/photos --looks ../shared/data/looks --steps 6000 --seed 0
-    python -m influgan.pretrain --model naturalness --photos ../shared/data/photos --looks ../shared/data/looks --steps 1500
+    python -m influgan.pretrain --model naturalness --photos ../shared/data/photos --steps 2000 --seed 0
 
 Seeded and reproducible for a given thread count; ``--exclude`` leaves looks out (for honest evaluation).
 """
