@@ -146,7 +146,8 @@ def main() -> None:
     overrides = {}
     for item in args.set:
         key, value = item.split("=", 1)
-        overrides[key] = type(getattr(FinetuneSettings(), key))(value)
+        kind = type(getattr(FinetuneSettings(), key))
+        overrides[key] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
     sheets = Path(args.sheets)
     sheets.mkdir(parents=True, exist_ok=True)
 

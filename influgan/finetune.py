@@ -5,7 +5,10 @@ toward the references. Its signals:
 - colour distribution: sliced Wasserstein distance in CIELAB between the generator's output colours and the
   references' colours, where the content colours are the user's photos mixed with a large pool of ordinary
   colours (``natural.py``), since a few photos are a poor sample of what the feed's scenes looked like;
-- anchor: a pull toward the starting look, so that what the references do not say stays as the prior said;
+- anchor: a pull toward the starting look, so that what the references do not say stays as the prior said,
+  weighted by how well that look already explains the references (``anchor_trust``): a start that matches them
+  to within their own scene-to-scene noise keeps its pull; one that leaves a gap far beyond it (a look unlike
+  any the prior learned) lets the references move the look far;
 - adversarial (``adversary``): "feed", a discriminator (patches at two scales + colour statistics) tells
   generated thumbnails from the references; "natural", an inverse look L⁻¹ un-styles the references into what
   the pre-trained naturalness discriminator (``naturalness.py``) takes for ordinary photos, tied to the look by
@@ -46,6 +49,8 @@ MIN_REFERENCES = 3
 MAX_REFERENCES = 50
 ADVERSARIES = ("none", "feed", "natural", "both")
 STARTS = ("prior", "identity")
+NOISE_SHARE = 0.35  # scales the references' half-against-half distance to the scene noise of the fine-tune's colour loss
+TRUST_CAP = 2.0  # the most the anchor weight is multiplied by, for a start that explains the references
 
 
 class FinetuneCancelled(Exception):
@@ -73,6 +78,7 @@ class FinetuneSettings:
     cycle_weight: float = 1.0  # weight of L(L⁻¹(x)) ≈ x and L⁻¹(L(x)) ≈ x
     start_from: str = "prior"  # "prior": the look prior's instant look (identity when none is shipped); "identity"
     anchor_weight: float = 0.5  # pull toward the starting look (prior's or caller's; never identity); 0.5: see weights/README.md
+    adaptive_anchor: bool = True  # multiply anchor_weight by anchor_trust (0..TRUST_CAP); False: a fixed pull
     smoothness_weight: float = 0.5
     monotonicity_weight: float = 1.0
     generator_lr: float = 0.01
@@ -154,6 +160,38 @@ def _sample(pool: torch.Tensor, count: int, generator: torch.Generator) -> torch
     return pool[torch.randint(pool.shape[0], (count,), generator=generator)]
 
 
+def _content_colours(content_pixels: torch.Tensor, histogram: torch.Tensor | None, count: int, natural_share: float,
+                     generator: torch.Generator) -> torch.Tensor:
+    """``count`` colours (count, 3) to map from: the user's photos' pixels mixed with the natural-photo pool."""
+    natural = int(count * natural_share) if histogram is not None else 0
+    parts = [_sample(content_pixels, count - natural, generator)]
+    return torch.cat(parts + [sample_colours(histogram, natural, generator)] if natural else parts)
+
+
+def anchor_trust(start_lut: torch.Tensor, ref_thumbs: list[torch.Tensor], colours: torch.Tensor,
+                 generator: torch.Generator, projections: int = 64, splits: int = 8, per_image: int = 512) -> float:
+    """How far to trust the starting look (33, 33, 33, 3): the factor on the anchor weight, 0..TRUST_CAP.
+
+    gap: sliced Wasserstein distance (squared ΔE) between ``colours`` (N, 3) under the starting look and the
+    references' pixels; noise: the same distance between two random halves of the references (they share the
+    true look and differ only in their scenes; ``per_image`` pixels of each), averaged over ``splits`` splits and
+    scaled by NOISE_SHARE.
+    trust = (noise / (gap − noise))², at most TRUST_CAP.
+    """
+    ref_lab = rgb_to_lab(_pixels(ref_thumbs)) / 100.0  # (N_r, 3)
+    generated = rgb_to_lab(apply_lut_colours(colours, start_lut).clamp(0.0, 1.0)) / 100.0
+    gap = float(sliced_wasserstein(generated, _sample(ref_lab, len(colours), generator), projections, generator)) * 1e4
+    images = [rgb_to_lab(t.reshape(3, -1).T) / 100.0 for t in ref_thumbs]  # each (h·w, 3)
+    noise = 0.0
+    for _ in range(splits):
+        order = torch.randperm(len(images), generator=generator).tolist()
+        halves = [torch.cat([_sample(images[i], per_image, generator) for i in part]) for part in (order[: len(order) // 2], order[len(order) // 2 :])]
+        noise += float(sliced_wasserstein(*halves, projections, generator)) * 1e4 / splits
+    noise *= NOISE_SHARE
+    excess = max(gap - noise, 1e-9)
+    return min(TRUST_CAP, (noise / excess) ** 2)
+
+
 def _inversion_losses(lut, inverse: LookGenerator, naturalness, ref_flat, colours, generator) -> tuple[torch.Tensor, torch.Tensor]:
     """The un-styled feed must look ordinary, and L, L⁻¹ must undo each other.
 
@@ -208,7 +246,6 @@ def finetune(
     ref_lab = rgb_to_lab(_pixels(ref_thumbs)) / 100.0  # (N_r, 3)
     content_pixels = _pixels(content_thumbs)  # (N_c, 3)
     histogram = load_histogram()
-    natural_count = int(settings.colour_samples * settings.natural_share) if histogram is not None else 0
 
     if start is None and settings.start_from == "prior":
         prior = prior or load_prior()
@@ -216,6 +253,11 @@ def finetune(
     look_generator = LookGenerator(start.lut if start is not None else None)
     # pulled toward the starting look (the prior's, or the caller's) where the references say little; not toward identity
     anchor = look_generator.lut().detach() if start is not None and settings.anchor_weight else None  # (33, 33, 33, 3)
+    trust = 1.0
+    if anchor is not None and settings.adaptive_anchor:
+        trial = torch.Generator().manual_seed(settings.seed)  # its own stream: the loop's draws stay as they were
+        trust = anchor_trust(anchor, ref_thumbs, _content_colours(content_pixels, histogram, 4096, settings.natural_share, trial), trial)
+    anchor_weight = settings.anchor_weight * trust
     discriminator = Discriminator() if settings.adversary in ("feed", "both") else None
     naturalness = inverse = None
     if settings.adversary in ("natural", "both"):
@@ -249,19 +291,14 @@ def finetune(
             losses["discriminator"] = float(d_loss.detach())
 
         lut = look_generator.lut()
-        colours = torch.cat(
-            [
-                _sample(content_pixels, settings.colour_samples - natural_count, generator),
-                sample_colours(histogram, natural_count, generator) if natural_count else content_pixels[:0],
-            ]
-        )
+        colours = _content_colours(content_pixels, histogram, settings.colour_samples, settings.natural_share, generator)
         generated = rgb_to_lab(apply_lut_colours(colours, lut)) / 100.0
         target = _sample(ref_lab, settings.colour_samples, generator)
         colour_loss = sliced_wasserstein(generated, target, generator=generator) * 100.0
         if anchor is not None:
             anchored = rgb_to_lab(apply_lut_colours(colours, anchor)) / 100.0
             anchor_loss = (generated - anchored).pow(2).sum(-1).mean() * 100.0  # same units: squared ΔE / 100
-            colour_loss = colour_loss + settings.anchor_weight * anchor_loss
+            colour_loss = colour_loss + anchor_weight * anchor_loss
         regularity = (
             settings.smoothness_weight * lut_smoothness(lut)
             + settings.monotonicity_weight * lut_monotonicity(lut)
@@ -294,6 +331,7 @@ def finetune(
         "references": len(references),
         "started_from": "prior" if start is not None and start.metadata.get("source") == "prior" else "look" if start else "identity",
         "content_photos": len(content),
+        "anchor_weight": round(anchor_weight, 4) if anchor is not None else 0.0,
         "settings": asdict(settings),
         "seconds": round(time.perf_counter() - started, 2),
     }

@@ -98,3 +98,31 @@ def test_a_strip_thin_reference_is_refused_with_a_clear_error(photos):
     strip = Image.new("RGB", (2000, 40), (120, 80, 60))
     with pytest.raises(ImageError, match="photo 3: 2000×40 px is too thin"):
         finetune(photos[:2] + [strip], photos[2:4], FinetuneSettings(**FAST))
+
+
+def test_anchor_trust_is_high_for_a_start_that_explains_the_references_and_low_for_one_that_does_not(photos):
+    from influgan.finetune import anchor_trust
+    from influgan.images import image_to_tensor
+
+    references = [image_to_tensor(image) for image in feed(8)]
+    content = torch.cat([image_to_tensor(p).reshape(3, -1).T for p in photos])  # (N, 3) plain colours
+
+    def trust(start: torch.Tensor) -> float:
+        return anchor_trust(start, references, content, torch.Generator().manual_seed(0))
+
+    assert trust(warm_look().lut) > 0.5  # the true look: what is left is scene noise (about 1 here)
+    assert trust(identity_lut()) < 0.05  # no cast at all: the references say far more than noise
+
+
+def test_a_wrong_start_gives_way_to_the_references(photos):
+    references = feed(8)
+    settings = dict(FAST, steps=80)
+    fixed = finetune(references, photos, FinetuneSettings(adaptive_anchor=False, **settings), start=Look())
+    adaptive = finetune(references, photos, FinetuneSettings(**settings), start=Look())
+    target = mean_rgb([warm_look().apply(p) for p in photos])
+
+    def miss(look):
+        return np.abs(mean_rgb([look.apply(p) for p in photos]) - target).sum()
+
+    assert adaptive.metadata["anchor_weight"] < 0.2 * fixed.metadata["anchor_weight"]
+    assert miss(adaptive) < 0.7 * miss(fixed)

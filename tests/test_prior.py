@@ -98,7 +98,7 @@ def test_finetune_starts_from_the_prior_and_stays_near_it(photos):
     prior.head[-1].bias.data[0] = 1.0
     references = photos[:4]
     instant = prior.predict(references)
-    settings = FinetuneSettings(steps=5, thumb_size=64, colour_samples=512, adversary="none", anchor_weight=1000.0)
+    settings = FinetuneSettings(steps=5, thumb_size=64, colour_samples=512, adversary="none", anchor_weight=1000.0, adaptive_anchor=False)
     look = finetune(references, photos[4:], settings, prior=prior)
     assert look.metadata["started_from"] == "prior"
     assert (look.lut - instant.lut).abs().mean() < 0.01
