@@ -169,7 +169,7 @@ def _content_colours(content_pixels: torch.Tensor, histogram: torch.Tensor | Non
 
 
 def anchor_trust(start_lut: torch.Tensor, ref_thumbs: list[torch.Tensor], colours: torch.Tensor,
-                 generator: torch.Generator, projections: int = 64, splits: int = 8, per_image: int = 512) -> float:
+                 generator: torch.Generator, projections: int = 128, splits: int = 16, per_image: int = 512) -> float:
     """How far to trust the starting look (33, 33, 33, 3): the factor on the anchor weight, 0..TRUST_CAP.
 
     gap: sliced Wasserstein distance (squared ΔE) between ``colours`` (N, 3) under the starting look and the
@@ -256,7 +256,7 @@ def finetune(
     trust = 1.0
     if anchor is not None and settings.adaptive_anchor:
         trial = torch.Generator().manual_seed(settings.seed)  # its own stream: the loop's draws stay as they were
-        trust = anchor_trust(anchor, ref_thumbs, _content_colours(content_pixels, histogram, 4096, settings.natural_share, trial), trial)
+        trust = anchor_trust(anchor, ref_thumbs, _content_colours(content_pixels, histogram, 8192, settings.natural_share, trial), trial)
     anchor_weight = settings.anchor_weight * trust
     discriminator = Discriminator() if settings.adversary in ("feed", "both") else None
     naturalness = inverse = None
