@@ -5,15 +5,20 @@ Each task draws 3–24 reference photos and 4 held-out photos of the same collec
 crops and exposure; the features do not see position, so flips would change nothing), picks a random look —
 a procedural one (``procedural.py``: exposure, tone curves, mixers, split toning, gradient maps, hue, saturation,
 fades, black and white, cross-processing; compositions of two; strong per-channel curves) or, when ``.cube``
-looks are given, one of those at a random strength, blended with another or topped with a mild procedural
-grade — and styles the references with it, rounded to 8 bits. The prior sees the references and is scored
+looks are given, one of those at a random strength, blended with another, topped with a mild procedural grade,
+or varied (``vary_look``: shot at another exposure or white balance, turned about the grey axis, its channels
+swapped) — and styles the references with it, rounded to 8 bits. The prior sees the references and is scored
 on the true look applied to the held-out photos (plus random colours, so that the LUT stays sensible
 everywhere): mean CIE76 ΔE in CIELAB.
+
+Tasks are drawn a batch at a time on the training device (the photos live there in one padded tensor); the
+looks are drawn on the CPU, in ``--workers`` background processes when asked, so a GPU is kept busy.
 
     python -m influgan.pretrain --photos ../shared/data/photos --looks ../shared/data/looks --steps 6000 --seed 0
     python -m influgan.pretrain --model naturalness --photos ../shared/data/photos --steps 2000 --seed 0
 
-Seeded and reproducible for a given thread count; ``--exclude`` leaves looks out (for honest evaluation).
+Seeded and reproducible for a given device, thread count and worker count; ``--exclude`` and ``--fold`` leave
+looks out (for honest evaluation).
 """
 from __future__ import annotations
 
@@ -21,26 +26,43 @@ import argparse
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .cube import load_cube
 from .images import find_images, image_to_tensor, load_image, thumbnail
 from .losses import rgb_to_lab
-from .lut import apply_lut_colours, blend_lut, identity_lut, resample_lut
+from .lut import apply_lut, apply_lut_colours, blend_lut, identity_lut, resample_lut
 from .naturalness import NATURALNESS_FILE, NaturalnessDiscriminator
 from .prior import FEATURE_PIXELS, PRIOR_FILE, LookPrior, pixel_features
-from .procedural import build_lut, random_recipe
+from .procedural import build_lut, hue_rotation_matrix, random_recipe
 from .weights import WEIGHTS_DIR
 
-LOOK_SIZE = 33  # .cube looks are resampled to this; procedural looks are built at 17 (they are smooth)
-HELD_OUT, HELD_OUT_PIXELS, RANDOM_COLOURS = 4, 1024, 512
+LOOK_SIZE = 33  # every look is handed to training at this size (procedural ones are built at 17: 33 refines it exactly)
+MAX_REFERENCES, HELD_OUT, HELD_OUT_PIXELS, RANDOM_COLOURS = 24, 4, 1024, 512
 
 
 def load_photos(paths: list[Path], size: int = 192) -> list[torch.Tensor]:
     """The training photos as (3, h, w) tensors in 0..1, reduced to ``size`` on the longer side."""
     return [image_to_tensor(thumbnail(load_image(path, draft_size=size), size)) for path in paths]
+
+
+class PhotoBank:
+    """The training photos in one zero-padded tensor (K, 3, H, W) with their sizes (K, 2) as (height, width)."""
+
+    def __init__(self, photos: list[torch.Tensor], device: str | torch.device = "cpu"):
+        height, width = max(p.shape[1] for p in photos), max(p.shape[2] for p in photos)
+        self.pixels = torch.zeros(len(photos), 3, height, width)
+        for i, photo in enumerate(photos):
+            self.pixels[i, :, : photo.shape[1], : photo.shape[2]] = photo
+        self.pixels = self.pixels.to(device)
+        self.sizes = torch.tensor([p.shape[1:] for p in photos], dtype=torch.float32, device=device)
+
+    def __len__(self) -> int:
+        return len(self.sizes)
 
 
 def _uniform(generator: torch.Generator, low: float, high: float) -> float:
@@ -52,8 +74,8 @@ def _chance(generator: torch.Generator, p: float) -> bool:
 
 
 def compose(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
-    """The LUT of ``second`` applied after ``first`` (on ``first``'s grid)."""
-    return apply_lut_colours(first.reshape(-1, 3), second).reshape(first.shape)
+    """The LUT of ``second`` applied after ``first`` (on ``first``'s grid), within 0..1."""
+    return apply_lut_colours(first.reshape(-1, 3), second).reshape(first.shape).clamp(0.0, 1.0)
 
 
 def channel_curves(lut: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -74,8 +96,40 @@ def procedural_look(generator: torch.Generator) -> torch.Tensor:
     return lut
 
 
-def sample_look(generator: torch.Generator, cubes: list[torch.Tensor], cube_share: float) -> torch.Tensor:
-    """A random look for one task: identity now and then, a (varied) .cube look, or a procedural one."""
+def shot_differently(lut: torch.Tensor, stops: float, temperature: float, tint: float) -> torch.Tensor:
+    """The look (S, S, S, 3) on a scene shot at another exposure and white balance: a grade before it."""
+    before = build_lut([("exposure", {"stops": stops}), ("white_balance", {"temperature": temperature, "tint": tint})], lut.shape[0])
+    return compose(before, lut)
+
+
+def turned(lut: torch.Tensor, degrees: float) -> torch.Tensor:
+    """The look (S, S, S, 3) turned about the grey axis: hue-rotated in and rotated back out, so its character
+    lands on other hues (colours the rotation takes out of gamut are clipped)."""
+    rotation = hue_rotation_matrix(degrees)
+    into = (identity_lut(lut.shape[0]) @ rotation.T).clamp(0.0, 1.0)
+    return (compose(into, lut) @ rotation).clamp(0.0, 1.0)  # rotation⁻¹ = rotationᵀ
+
+
+def channels_swapped(lut: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """The look (S, S, S, 3) with the input's channels reordered by ``order`` (3,) and the output's put back."""
+    return compose(identity_lut(lut.shape[0])[..., order], lut)[..., torch.argsort(order)]
+
+
+def vary_look(lut: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A random relative of a look that no collection holds, so that the prior learns looks, not a list of them:
+    shot at another exposure (±1 stop) and white balance, turned by up to ±35°, or (rarely) its channels swapped."""
+    kind = float(torch.rand((), generator=generator))
+    if kind < 0.45:
+        return shot_differently(lut, _uniform(generator, -1.0, 1.0), _uniform(generator, -0.5, 0.5), _uniform(generator, -0.25, 0.25))
+    if kind < 0.85:
+        return turned(lut, _uniform(generator, -35.0, 35.0))
+    return channels_swapped(lut, torch.randperm(3, generator=generator))
+
+
+def sample_look(generator: torch.Generator, cubes: list[torch.Tensor], cube_share: float, vary: float = 0.0) -> torch.Tensor:
+    """A random look for one task: identity now and then, a (varied) .cube look, or a procedural one.
+
+    vary: the chance that a .cube look is replaced by a relative (``vary_look``)."""
     if _chance(generator, 0.04):
         return identity_lut(17)
     if cubes and _chance(generator, cube_share):
@@ -83,6 +137,8 @@ def sample_look(generator: torch.Generator, cubes: list[torch.Tensor], cube_shar
         if _chance(generator, 0.3):
             other = cubes[int(torch.randint(len(cubes), (1,), generator=generator))]
             lut = torch.lerp(lut, other, _uniform(generator, 0.0, 1.0))
+        if vary and _chance(generator, vary):
+            lut = vary_look(lut, generator)
         lut = blend_lut(lut, _uniform(generator, 0.4, 1.2))
         if _chance(generator, 0.3):
             lut = compose(lut, build_lut(random_recipe(generator, 0.3), 17))
@@ -90,39 +146,90 @@ def sample_look(generator: torch.Generator, cubes: list[torch.Tensor], cube_shar
     return blend_lut(procedural_look(generator), _uniform(generator, 0.6, 1.4))
 
 
-def scene_pixels(photo: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
-    """``count`` random pixels (count, 3) of a random crop (40–100 % of the area) of ``photo``, at a random exposure."""
-    _, height, width = photo.shape
-    scale = math.sqrt(_uniform(generator, 0.4, 1.0))
-    crop_h, crop_w = max(1, int(height * scale)), max(1, int(width * scale))
-    top = int(torch.randint(height - crop_h + 1, (1,), generator=generator))
-    left = int(torch.randint(width - crop_w + 1, (1,), generator=generator))
-    rows = top + torch.randint(crop_h, (count,), generator=generator)
-    cols = left + torch.randint(crop_w, (count,), generator=generator)
-    pixels = photo[:, rows, cols].T  # (count, 3)
-    exposure = 2.0 ** _uniform(generator, -0.7, 0.7)  # stops, applied in (approximately) linear light
+class LookStream(IterableDataset):
+    """Endless batches of ``count`` random looks, (count, LOOK_SIZE, LOOK_SIZE, LOOK_SIZE, 3), drawn on the CPU;
+    each distinct look fills ``repeats`` neighbouring places (it will style as many tasks, each with its own photos).
+
+    In DataLoader workers each worker draws from its own seeded stream (``seed``, worker index)."""
+
+    def __init__(self, cubes: list[torch.Tensor], count: int, cube_share: float, vary: float, seed: int, repeats: int = 1):
+        if count % repeats:
+            raise ValueError(f"{count} looks per batch is not a multiple of {repeats} repeats")
+        self.cubes, self.count, self.cube_share, self.vary, self.seed, self.repeats = cubes, count, cube_share, vary, seed, repeats
+
+    def __iter__(self):
+        worker = get_worker_info()
+        generator = torch.Generator().manual_seed(self.seed * 1009 + (worker.id if worker else 0))
+        while True:
+            looks = [sample_look(generator, self.cubes, self.cube_share, self.vary) for _ in range(self.count // self.repeats)]
+            yield torch.stack([resample_lut(look, LOOK_SIZE) for look in looks]).repeat_interleave(self.repeats, dim=0)
+
+
+def looks_of(stream: LookStream, workers: int):
+    """An iterator over the stream's batches, drawn in ``workers`` background processes (0: in this one)."""
+    return iter(DataLoader(stream, batch_size=None, num_workers=workers, prefetch_factor=4 if workers else None))
+
+
+def _rand(generator: torch.Generator, *shape: int) -> torch.Tensor:
+    return torch.rand(*shape, generator=generator, device=generator.device)
+
+
+def scene_pixels(bank: PhotoBank, index: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """``count`` random pixels of a random crop (40–100 % of the area) of each photo ``index`` (B,), each at its
+    own random exposure: (B, count, 3). ``generator`` lives on the bank's device."""
+    sizes = bank.sizes[index]  # (B, 2) height, width
+    crop = (sizes * (0.4 + 0.6 * _rand(generator, len(index), 1)).sqrt()).floor().clamp_min(1.0)  # (B, 2)
+    corner = (_rand(generator, len(index), 2) * (sizes - crop + 1.0)).floor().minimum(sizes - crop)
+    at = corner.unsqueeze(1) + (_rand(generator, len(index), count, 2) * crop.unsqueeze(1)).floor().minimum(crop.unsqueeze(1) - 1.0)
+    pixels = bank.pixels[index.unsqueeze(1), :, at[..., 0].long(), at[..., 1].long()]  # (B, count, 3)
+    exposure = 2.0 ** (1.4 * _rand(generator, len(index), 1, 1) - 0.7)  # ±0.7 stops, in (approximately) linear light
     return ((pixels.clamp_min(0.0) ** 2.2 * exposure).clamp(0.0, 1.0)) ** (1 / 2.2)
 
 
-def sample_task(photos: list[torch.Tensor], look: torch.Tensor, generator: torch.Generator, max_references: int = 24):
-    """One task: styled reference pixels (n, P, 3) rounded to 8 bits, held-out colours (N, 3) and their truth (N, 3)."""
-    count = int(torch.randint(3, max_references + 1, (1,), generator=generator))
-    chosen = torch.randperm(len(photos), generator=generator)[: count + HELD_OUT].tolist()
-    references = torch.stack([scene_pixels(photos[i], FEATURE_PIXELS, generator) for i in chosen[:count]])
-    references = (apply_lut_colours(references.reshape(-1, 3), look).reshape(references.shape) * 255.0).round() / 255.0
-    held_out = torch.cat(
-        [scene_pixels(photos[i], HELD_OUT_PIXELS, generator) for i in chosen[count:]]
-        + [torch.rand(RANDOM_COLOURS, 3, generator=generator)]
+def apply_each(colours: torch.Tensor, luts: torch.Tensor) -> torch.Tensor:
+    """Each row of colours (T, N, 3) through its own LUT (T, S, S, S, 3) → (T, N, 3); differentiable."""
+    return apply_lut(colours.permute(0, 2, 1).unsqueeze(-1), luts).squeeze(-1).permute(0, 2, 1)
+
+
+@dataclass
+class TaskBatch:
+    """T synthetic tasks: what the prior sees and what it is scored on."""
+
+    references: torch.Tensor  # (M, FEATURE_PIXELS, 3): every task's styled references, rounded to 8 bits
+    sets: torch.Tensor  # (M,): the task of each reference
+    colours: torch.Tensor  # (T, N, 3): held-out photos' pixels, then RANDOM_COLOURS random colours
+    truth: torch.Tensor  # (T, N, 3): the colours under the task's true look
+
+
+def sample_tasks(bank: PhotoBank, looks: torch.Tensor, generator: torch.Generator, max_references: int = MAX_REFERENCES) -> TaskBatch:
+    """One task per look (T, S, S, S, 3): 3–``max_references`` references (fewer when the bank is small) and
+    HELD_OUT held-out photos, all different photos of the bank."""
+    tasks, device = len(looks), bank.pixels.device
+    max_references = min(max_references, len(bank) - HELD_OUT)
+    if max_references < 3:
+        raise ValueError(f"tasks need at least {3 + HELD_OUT} photos, got {len(bank)}")
+    counts = torch.randint(3, max_references + 1, (tasks,), generator=generator, device=device)
+    chosen = _rand(generator, tasks, len(bank)).argsort(dim=1)[:, : max_references + HELD_OUT]  # distinct photos per task
+    slots = scene_pixels(bank, chosen[:, :max_references].reshape(-1), FEATURE_PIXELS, generator)  # (T·R, P, 3)
+    styled = apply_each(slots.reshape(tasks, -1, 3), looks).reshape(tasks, max_references, FEATURE_PIXELS, 3)
+    used = torch.arange(max_references, device=device) < counts.unsqueeze(1)  # (T, R): the first count slots
+    held_out = scene_pixels(bank, chosen[:, max_references:].reshape(-1), HELD_OUT_PIXELS, generator)
+    colours = torch.cat([held_out.reshape(tasks, -1, 3), _rand(generator, tasks, RANDOM_COLOURS, 3)], dim=1)
+    return TaskBatch(
+        references=(styled[used] * 255.0).round() / 255.0,
+        sets=torch.arange(tasks, device=device).repeat_interleave(counts),
+        colours=colours,
+        truth=apply_each(colours, looks),
     )
-    return references, held_out, apply_lut_colours(held_out, look)
 
 
-def prediction_error(control: torch.Tensor, colours: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-    """Mean CIE76 ΔE of a predicted LUT on colours (N, 3) against the truth (N, 3); random colours weigh 1/4."""
-    delta = (rgb_to_lab(apply_lut_colours(colours, control)) - rgb_to_lab(truth)).pow(2).sum(-1).add(1e-6).sqrt()
-    weights = torch.ones(len(colours))
+def prediction_error(controls: torch.Tensor, colours: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Mean CIE76 ΔE of predicted LUTs (T, c, c, c, 3) on colours (T, N, 3) against the truth (T, N, 3), per task
+    (T,); the last RANDOM_COLOURS colours weigh 1/4."""
+    delta = (rgb_to_lab(apply_each(colours, controls)) - rgb_to_lab(truth)).pow(2).sum(-1).add(1e-6).sqrt()  # (T, N)
+    weights = torch.ones(colours.shape[1], device=colours.device)
     weights[-RANDOM_COLOURS:] = 0.25
-    return (delta * weights).sum() / weights.sum()
+    return (delta * weights).sum(1) / weights.sum()
 
 
 def train(
@@ -132,13 +239,22 @@ def train(
     seed: int = 0,
     tasks_per_step: int = 16,
     cube_share: float = 0.5,
+    vary: float = 0.0,
+    repeats: int = 1,
     lr: float = 2e-3,
+    hidden: int = 256,
+    basis: int = 64,
+    device: str = "cpu",
+    workers: int = 0,
     log_every: int = 100,
 ) -> LookPrior:
-    """Train a LookPrior for ``steps`` steps of ``tasks_per_step`` tasks each (Adam, cosine learning rate)."""
+    """Train a LookPrior for ``steps`` steps of ``tasks_per_step`` tasks each (AdamW, cosine learning rate); each
+    random look styles ``repeats`` of a step's tasks (drawing looks costs CPU time; photos are cheap)."""
+    looks = looks_of(LookStream(cubes, tasks_per_step, cube_share, vary, seed, repeats), workers)  # workers fork before CUDA starts
     torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    prior = LookPrior()
+    generator = torch.Generator(device=device).manual_seed(seed)
+    bank = PhotoBank(photos, device)
+    prior = LookPrior(basis=basis, hidden=hidden).to(device)
     optimizer = torch.optim.AdamW(prior.parameters(), lr=lr, weight_decay=1e-4)
     warmup = max(1, steps // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -146,11 +262,9 @@ def train(
     )
     started, running = time.perf_counter(), 0.0
     for step in range(1, steps + 1):
-        tasks = [sample_task(photos, sample_look(generator, cubes, cube_share), generator) for _ in range(tasks_per_step)]
-        references = torch.cat([t[0] for t in tasks])  # (M, P, 3)
-        sets = torch.cat([torch.full((len(t[0]),), i) for i, t in enumerate(tasks)])
-        controls = prior(pixel_features(references), sets)  # (T, c, c, c, 3)
-        loss = torch.stack([prediction_error(controls[i], t[1], t[2]) for i, t in enumerate(tasks)]).mean()
+        batch = sample_tasks(bank, next(looks).to(device), generator)
+        controls = prior(pixel_features(batch.references), batch.sets)  # (T, c, c, c, 3)
+        loss = prediction_error(controls, batch.colours, batch.truth).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(prior.parameters(), 1.0)
@@ -159,9 +273,9 @@ def train(
         running += float(loss.detach())
         if step % log_every == 0 or step == steps:
             done = log_every if step % log_every == 0 else step % log_every
-            print(f"step {step:6d}/{steps}  ΔE76 {running / done:6.2f}  {time.perf_counter() - started:7.0f} s", flush=True)
+            print(f"step {step:6d}/{steps}  ΔE76 {running / done:6.2f}  {time.perf_counter() - started:7.1f} s", flush=True)
             running = 0.0
-    return prior.eval()
+    return prior.cpu().eval()
 
 
 def train_naturalness(
@@ -171,17 +285,16 @@ def train_naturalness(
     random looks at random strengths (logistic loss)."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
+    bank = PhotoBank(photos)
     model = NaturalnessDiscriminator()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.5, 0.99))
     started, running, correct = time.perf_counter(), 0.0, 0.0
     for step in range(1, steps + 1):
-        pick = torch.randint(len(photos), (2 * batch,), generator=generator).tolist()
-        pixels = torch.stack([scene_pixels(photos[i], 1024, generator) for i in pick])  # (2B, P, 3)
-        styled = []
-        for i in range(batch, 2 * batch):
-            look = blend_lut(sample_look(generator, cubes, 0.5), _uniform(generator, 0.3, 1.0))
-            styled.append(apply_lut_colours(pixels[i], look))
-        pixels = torch.cat([pixels[:batch], torch.stack(styled)])
+        pixels = scene_pixels(bank, torch.randint(len(bank), (2 * batch,), generator=generator), 1024, generator)  # (2B, P, 3)
+        looks = torch.stack([
+            resample_lut(blend_lut(sample_look(generator, cubes, 0.5), _uniform(generator, 0.3, 1.0)), LOOK_SIZE) for _ in range(batch)
+        ])
+        pixels = torch.cat([pixels[:batch], apply_each(pixels[batch:], looks)])
         pixels = (pixels * 255.0).round() / 255.0
         labels = torch.cat([torch.ones(batch), torch.zeros(batch)])
         logits = model(pixels)
@@ -205,8 +318,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--exclude", default="", help="comma-separated look stems to leave out")
     parser.add_argument("--fold", default="", help="K/N: leave out every look whose index (sorted) is K mod N")
     parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--tasks", type=int, default=16, help="tasks per step")
+    parser.add_argument("--repeats", type=int, default=1, help="tasks each random look styles (divides --tasks)")
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--vary", type=float, default=0.0, help="chance that a .cube look is varied (vary_look)")
+    parser.add_argument("--hidden", type=int, default=256, help="the prior's width")
+    parser.add_argument("--basis", type=int, default=64, help="the prior's number of basis LUTs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--workers", type=int, default=0, help="background processes drawing looks (0: none)")
     parser.add_argument("--model", choices=("prior", "naturalness"), default="prior", help="what to train")
     parser.add_argument("--out", help="weights file (default: weights/prior.safetensors or weights/naturalness.safetensors)")
     args = parser.parse_args(argv)
@@ -223,7 +344,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(photos)} photos, {len(cubes)} .cube looks ({', '.join(p.stem for p in cube_paths) or 'procedural only'})")
 
     if args.model == "prior":
-        model = train(photos, cubes, args.steps, args.seed)
+        model = train(photos, cubes, args.steps, args.seed, args.tasks, vary=args.vary, repeats=args.repeats, lr=args.lr, hidden=args.hidden,
+                      basis=args.basis, device=args.device, workers=args.workers)
     else:
         model = train_naturalness(photos, cubes, args.steps, args.seed)
     out = args.out or str(WEIGHTS_DIR / (PRIOR_FILE if args.model == "prior" else NATURALNESS_FILE))

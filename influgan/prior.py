@@ -47,7 +47,7 @@ def pixel_features(pixels: torch.Tensor) -> torch.Tensor:
     chroma = lab[..., 1:].norm(dim=-1)  # (M, P)
 
     def histogram(index: torch.Tensor, bins: int) -> torch.Tensor:  # (M, P) int → (M, bins) shares
-        counts = torch.zeros(count, bins).scatter_add_(1, index, torch.ones_like(index, dtype=torch.float32))
+        counts = torch.zeros(count, bins, device=pixels.device).scatter_add_(1, index, torch.ones_like(index, dtype=torch.float32))
         return (counts / size).sqrt()
 
     cell = (rgb * RGB_BINS).long().clamp(0, RGB_BINS - 1)
@@ -65,7 +65,7 @@ def pixel_features(pixels: torch.Tensor) -> torch.Tensor:
 
     values = torch.cat([rgb, lab[..., :1] / 100.0, lab[..., 1:] / 100.0, chroma.unsqueeze(-1) / 100.0], -1)
     ranked = values[:, ::4].sort(dim=1).values  # every 4th pixel is plenty for quantiles, and 4× cheaper
-    ranks = (torch.tensor(QUANTILES) * (ranked.shape[1] - 1)).round().long()
+    ranks = (torch.tensor(QUANTILES, device=pixels.device) * (ranked.shape[1] - 1)).round().long()
     quantiles = ranked[:, ranks].transpose(1, 2).flatten(1)  # (M, 7·len(QUANTILES))
     return torch.cat([joint, *marginals, bands, quantiles], dim=1)
 
@@ -107,10 +107,10 @@ class LookPrior(nn.Module):
         """
         tasks = int(sets.max()) + 1
         embedded = self.encode(features)  # (M, hidden)
-        counts = torch.zeros(tasks).index_add_(0, sets, torch.ones(len(sets))).unsqueeze(1)  # (T, 1)
+        counts = torch.zeros(tasks, device=features.device).index_add_(0, sets, torch.ones(len(sets), device=features.device)).unsqueeze(1)  # (T, 1)
 
         def set_mean(values: torch.Tensor) -> torch.Tensor:
-            return torch.zeros(tasks, values.shape[1]).index_add_(0, sets, values) / counts
+            return torch.zeros(tasks, values.shape[1], device=values.device).index_add_(0, sets, values) / counts
 
         mean = set_mean(embedded)
         spread = (set_mean(embedded.pow(2)) - mean.pow(2)).clamp_min(1e-6).sqrt()

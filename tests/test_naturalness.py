@@ -10,7 +10,7 @@ from influgan.images import image_to_tensor
 from influgan.lut import apply_lut_colours
 from influgan.naturalness import FEATURES, NaturalnessDiscriminator, soft_colour_features
 from influgan.prior import LookPrior
-from influgan.pretrain import sample_look, scene_pixels, train_naturalness
+from influgan.pretrain import PhotoBank, sample_look, scene_pixels, train_naturalness
 
 finetune_module = importlib.import_module("influgan.finetune")  # the module; the package exports a function of that name
 
@@ -37,7 +37,7 @@ def test_save_load_round_trip(tmp_path):
 def test_short_training_learns_to_tell_ordinary_photos_from_styled_ones():
     photos = [image_to_tensor(synthetic_photo(seed, (64, 48))) for seed in range(10)]
     generator = torch.Generator().manual_seed(99)
-    plain = torch.stack([scene_pixels(photos[i % 10], 1024, generator) for i in range(16)])
+    plain = scene_pixels(PhotoBank(photos), torch.arange(16) % 10, 1024, generator)  # (16, 1024, 3)
     styled = torch.stack([apply_lut_colours(p, sample_look(generator, [], 0.0)) for p in plain])
     labels = torch.cat([torch.ones(16), torch.zeros(16)])
 

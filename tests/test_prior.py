@@ -5,8 +5,8 @@ from safetensors.torch import save_file
 from conftest import synthetic_photo
 from influgan import FinetuneSettings, finetune
 from influgan.images import image_to_tensor
-from influgan.lut import identity_lut
-from influgan.pretrain import prediction_error, sample_look, sample_task, train
+from influgan.lut import identity_lut, resample_lut
+from influgan.pretrain import LOOK_SIZE, PhotoBank, prediction_error, sample_look, sample_tasks, train
 from influgan.prior import FEATURE_PIXELS, FEATURES, LookPrior, load_prior, pixel_features, reference_pixels
 from influgan.weights import weights_path
 
@@ -77,14 +77,12 @@ def test_save_load_round_trip_and_refusals(tmp_path, photos):
 def test_short_training_learns_to_predict_looks():
     photos = [image_to_tensor(synthetic_photo(seed, (64, 48))) for seed in range(12)]
     generator = torch.Generator().manual_seed(5)
-    tasks = [sample_task(photos, sample_look(generator, [], 0.0), generator, max_references=6) for _ in range(12)]
+    looks = torch.stack([resample_lut(sample_look(generator, [], 0.0), LOOK_SIZE) for _ in range(12)])
+    tasks = sample_tasks(PhotoBank(photos), looks, generator, max_references=6)
 
     def error(prior):
         with torch.no_grad():
-            return sum(
-                float(prediction_error(prior(pixel_features(r), torch.zeros(len(r), dtype=torch.long))[0], x, y))
-                for r, x, y in tasks
-            )
+            return float(prediction_error(prior(pixel_features(tasks.references), tasks.sets), tasks.colours, tasks.truth).mean())
 
     untrained = error(LookPrior().eval())
     trained = error(train(photos, [], steps=100, tasks_per_step=8, lr=4e-3, log_every=1000))
