@@ -101,17 +101,29 @@ def test_a_strip_thin_reference_is_refused_with_a_clear_error(photos):
 
 
 def test_anchor_trust_is_high_for_a_start_that_explains_the_references_and_low_for_one_that_does_not(photos):
-    from influgan.finetune import anchor_trust
+    from influgan.finetune import anchor_trust, scene_noise
     from influgan.images import image_to_tensor
 
     references = [image_to_tensor(image) for image in feed(8)]
     content = torch.cat([image_to_tensor(p).reshape(3, -1).T for p in photos])  # (N, 3) plain colours
 
     def trust(start: torch.Tensor) -> float:
-        return anchor_trust(start, references, content, torch.Generator().manual_seed(0))
+        generator = torch.Generator().manual_seed(0)
+        return anchor_trust(start, references, content, scene_noise(references, generator), generator)
 
     assert trust(warm_look().lut) > 0.5  # the true look: what is left is scene noise (about 1 here)
     assert trust(identity_lut()) < 0.05  # no cast at all: the references say far more than noise
+
+
+def test_scene_noise_is_steady_across_seeds_and_grows_with_scene_differences():
+    from influgan.finetune import scene_noise
+    from influgan.images import image_to_tensor
+
+    references = [image_to_tensor(image) for image in feed(12)]
+    estimates = [scene_noise(references, torch.Generator().manual_seed(seed)) for seed in range(8)]
+    assert max(estimates) < 1.3 * min(estimates)  # the split of photos into halves must not decide the trust (16 splits of 128: 1.7×)
+    same_scene = [image_to_tensor(image) for image in feed(1)] * 12  # one scene twelve times: only sampling noise
+    assert scene_noise(same_scene, torch.Generator().manual_seed(0)) < 0.2 * min(estimates)
 
 
 def test_a_wrong_start_gives_way_to_the_references(photos):
