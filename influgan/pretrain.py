@@ -237,10 +237,10 @@ def train(
     cubes: list[torch.Tensor],
     steps: int,
     seed: int = 0,
-    tasks_per_step: int = 16,
+    tasks_per_step: int = 32,
     cube_share: float = 0.5,
-    vary: float = 0.0,
-    repeats: int = 1,
+    vary: float = 0.5,
+    repeats: int = 2,
     lr: float = 2e-3,
     hidden: int = 256,
     basis: int = 64,
@@ -318,10 +318,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--exclude", default="", help="comma-separated look stems to leave out")
     parser.add_argument("--fold", default="", help="K/N: leave out every look whose index (sorted) is K mod N")
     parser.add_argument("--steps", type=int, default=4000)
-    parser.add_argument("--tasks", type=int, default=16, help="tasks per step")
-    parser.add_argument("--repeats", type=int, default=1, help="tasks each random look styles (divides --tasks)")
+    parser.add_argument("--tasks", type=int, default=32, help="tasks per step")
+    parser.add_argument("--repeats", type=int, default=2, help="tasks each random look styles (divides --tasks)")
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--vary", type=float, default=0.0, help="chance that a .cube look is varied (vary_look)")
+    parser.add_argument("--vary", type=float, default=0.5, help="chance that a .cube look is varied (vary_look)")
     parser.add_argument("--hidden", type=int, default=256, help="the prior's width")
     parser.add_argument("--basis", type=int, default=64, help="the prior's number of basis LUTs")
     parser.add_argument("--seed", type=int, default=0)
