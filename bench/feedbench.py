@@ -157,7 +157,9 @@ def main() -> None:
         fold = all_cubes.index(cube) % args.folds if args.folds else 0
         return load_prior(args.prior.format(fold=fold))
 
-    header = f"{'look':28s}" + "".join(f"{m:>15s}" for m in methods) + "".join(f"{'s:' + m:>17s}" for m in timed)
+    width = max([15] + [len(m) + 2 for m in methods])  # a column per method, wide enough for its name
+    swidth = width + 2
+    header = f"{'look':28s}" + "".join(f"{m:>{width}s}" for m in methods) + "".join(f"{'s:' + m:>{swidth}s}" for m in timed)
     print(header, flush=True)
     table = {m: [] for m in methods}
     seconds = {m: [] for m in methods}
@@ -173,15 +175,15 @@ def main() -> None:
                 contact_sheet(references, inputs, outputs, truths, sheets / f"{cube.stem}.png")
             scores[method] = np.mean([ciede2000(o / 255.0, t) for o, t in zip(outputs, truths)])
             table[method].append(scores[method])
-        line = f"{cube.stem:28s}" + "".join(f"{scores[m]:15.2f}" for m in methods)
-        print(line + "".join(f"{seconds[m][-1]:17.1f}" for m in timed), flush=True)
+        line = f"{cube.stem:28s}" + "".join(f"{scores[m]:{width}.2f}" for m in methods)
+        print(line + "".join(f"{seconds[m][-1]:{swidth}.1f}" for m in timed), flush=True)
     print("-" * len(header))
-    print(f"{'mean':28s}" + "".join(f"{np.mean(table[m]):15.2f}" for m in methods)
-          + "".join(f"{np.mean(seconds[m]):17.1f}" for m in timed))
-    print(f"{'median':28s}" + "".join(f"{np.median(table[m]):15.2f}" for m in methods))
+    print(f"{'mean':28s}" + "".join(f"{np.mean(table[m]):{width}.2f}" for m in methods)
+          + "".join(f"{np.mean(seconds[m]):{swidth}.1f}" for m in timed))
+    print(f"{'median':28s}" + "".join(f"{np.median(table[m]):{width}.2f}" for m in methods))
     if "identity" in table:
         print(f"{'worst minus identity':28s}" + "".join(
-            f"{max(np.array(table[m]) - np.array(table['identity'])):+15.2f}" for m in methods))
+            f"{max(np.array(table[m]) - np.array(table['identity'])):+{width}.2f}" for m in methods))
 
 
 if __name__ == "__main__":
