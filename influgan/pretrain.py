@@ -14,7 +14,9 @@ everywhere): mean CIE76 ΔE in CIELAB.
 Tasks are drawn a batch at a time on the training device (the photos live there in one padded tensor); the
 looks are drawn on the CPU, in ``--workers`` background processes when asked, so a GPU is kept busy.
 
-    python -m influgan.pretrain --photos ../shared/data/photos --looks ../shared/data/looks --steps 6000 --seed 0
+    python -m influgan.pretrain --photos ../shared/data/photos --looks ../shared/data/looks   # ~23 min on 2 CPU cores
+    python -m influgan.pretrain --photos ../shared/data/photos --looks ../shared/data/looks --steps 1900 \
+        --tasks 256 --repeats 4 --threads 1 --device cuda --workers 2      # the shipped prior (weights/README.md)
     python -m influgan.pretrain --model naturalness --photos ../shared/data/photos --steps 2000 --seed 0
 
 Seeded and reproducible for a given device, thread count and worker count; ``--exclude`` and ``--fold`` leave
@@ -326,7 +328,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--basis", type=int, default=64, help="the prior's number of basis LUTs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="where the prior trains (the naturalness discriminator trains on the CPU)")
     parser.add_argument("--workers", type=int, default=0, help="background processes drawing looks (0: none)")
     parser.add_argument("--model", choices=("prior", "naturalness"), default="prior", help="what to train")
     parser.add_argument("--out", help="weights file (default: weights/prior.safetensors or weights/naturalness.safetensors)")
