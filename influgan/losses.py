@@ -29,28 +29,29 @@ def rgb_to_lab(colours: torch.Tensor) -> torch.Tensor:
 def sliced_wasserstein(
     points: torch.Tensor, target: torch.Tensor, projections: int = 64, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Sliced Wasserstein-2 (squared) between point clouds (N, D) and (M, D), comparing sorted 1D projections.
+    """Sliced Wasserstein-2 (squared) between point clouds (..., N, D) and (..., M, D), comparing sorted 1D
+    projections; with leading dimensions, each pair of clouds has its own directions and the mean is over all.
 
     The clouds may differ in size: the target's quantiles are sampled at the points' ranks.
     """
-    directions = torch.randn(points.shape[1], projections, generator=generator, dtype=points.dtype)
-    directions = directions / directions.norm(dim=0, keepdim=True)
-    projected = torch.sort(points @ directions, dim=0).values  # (N, P)
-    target_sorted = torch.sort(target @ directions, dim=0).values  # (M, P)
-    if target_sorted.shape[0] != projected.shape[0]:
-        ranks = (torch.arange(projected.shape[0], dtype=points.dtype) + 0.5) / projected.shape[0]
+    directions = torch.randn(*points.shape[:-2], points.shape[-1], projections, generator=generator, dtype=points.dtype)
+    directions = directions / directions.norm(dim=-2, keepdim=True)  # (..., D, P)
+    projected = torch.sort(points @ directions, dim=-2).values  # (..., N, P)
+    target_sorted = torch.sort(target @ directions, dim=-2).values  # (..., M, P)
+    if target_sorted.shape[-2] != projected.shape[-2]:
+        ranks = (torch.arange(projected.shape[-2], dtype=points.dtype) + 0.5) / projected.shape[-2]
         target_sorted = _quantiles(target_sorted, ranks)
     return ((projected - target_sorted) ** 2).mean()
 
 
 def _quantiles(sorted_values: torch.Tensor, ranks: torch.Tensor) -> torch.Tensor:
-    """Linear interpolation of sorted columns (M, P) at ranks (N,) in 0..1 → (N, P)."""
-    count = sorted_values.shape[0]
+    """Linear interpolation of sorted columns (..., M, P) at ranks (N,) in 0..1 → (..., N, P)."""
+    count = sorted_values.shape[-2]
     position = (ranks * count - 0.5).clamp(0, count - 1)
     low = position.floor().long()
     high = (low + 1).clamp(max=count - 1)
-    weight = (position - low).unsqueeze(1)
-    return sorted_values[low] * (1 - weight) + sorted_values[high] * weight
+    weight = (position - low).unsqueeze(1)  # (N, 1)
+    return sorted_values.index_select(-2, low) * (1 - weight) + sorted_values.index_select(-2, high) * weight
 
 
 def lut_smoothness(lut: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,17 @@ def test_sliced_wasserstein_handles_different_sizes():
     assert float(sliced_wasserstein(a, b)) < 0.01
 
 
+def test_sliced_wasserstein_over_a_batch_of_cloud_pairs_is_their_mean():
+    generator = torch.Generator().manual_seed(1)
+    points, target = torch.rand(2, 600, 3, generator=generator), torch.rand(2, 400, 3, generator=generator)
+    shift = torch.tensor([0.2, 0.2, 0.2])  # a shift v costs (v·d)² along direction d: |v|²/3 = 0.04 on average
+    shifted = target + torch.stack([shift, torch.zeros(3)]).unsqueeze(1)  # pair 0 shifted, pair 1 not
+    alone = float(sliced_wasserstein(points[0], shifted[0], 512, generator))
+    both = float(sliced_wasserstein(points, shifted, 512, generator))
+    assert alone == pytest.approx(0.04, rel=0.15)
+    assert both == pytest.approx(alone / 2, rel=0.15)
+
+
 def test_regularisers_are_zero_for_identity_and_positive_for_rough_luts():
     identity = identity_lut(9)
     assert float(lut_smoothness(identity)) == pytest.approx(0.0, abs=1e-10)
