@@ -65,9 +65,11 @@ def blend_lut(lut: torch.Tensor, strength: float) -> torch.Tensor:
 
 
 def apply_lut_colours(colours: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
-    """Trilinear lookup of a list of colours (N, 3) in 0..1 → (N, 3); differentiable like ``apply_lut``."""
-    as_image = colours.T.reshape(1, 3, -1, 1)  # (1, 3, N, 1)
-    return apply_lut(as_image, lut)[0, :, :, 0].T
+    """Trilinear lookup of a list of colours (N, 3) in 0..1 → (N, 3), or of each row of colours (T, N, 3) through
+    its own LUT (T, S, S, S, 3) → (T, N, 3); differentiable like ``apply_lut``."""
+    rows = colours.reshape(-1, *colours.shape[-2:])  # (T, N, 3); T = 1 for a list
+    as_images = rows.transpose(1, 2).unsqueeze(-1)  # (T, 3, N, 1)
+    return apply_lut(as_images, lut).squeeze(-1).transpose(1, 2).reshape(colours.shape)
 
 
 def resample_lut(lut: torch.Tensor, size: int) -> torch.Tensor:

@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from .cube import load_cube
 from .images import find_images, image_to_tensor, load_image, thumbnail
 from .losses import rgb_to_lab
-from .lut import apply_lut, apply_lut_colours, blend_lut, identity_lut, resample_lut
+from .lut import apply_lut_colours, blend_lut, identity_lut, resample_lut
 from .naturalness import NATURALNESS_FILE, NaturalnessDiscriminator
 from .prior import FEATURE_PIXELS, PRIOR_FILE, LookPrior, pixel_features
 from .procedural import build_lut, hue_rotation_matrix, random_recipe
@@ -188,11 +188,6 @@ def scene_pixels(bank: PhotoBank, index: torch.Tensor, count: int, generator: to
     return ((pixels.clamp_min(0.0) ** 2.2 * exposure).clamp(0.0, 1.0)) ** (1 / 2.2)
 
 
-def apply_each(colours: torch.Tensor, luts: torch.Tensor) -> torch.Tensor:
-    """Each row of colours (T, N, 3) through its own LUT (T, S, S, S, 3) → (T, N, 3); differentiable."""
-    return apply_lut(colours.permute(0, 2, 1).unsqueeze(-1), luts).squeeze(-1).permute(0, 2, 1)
-
-
 @dataclass
 class TaskBatch:
     """T synthetic tasks: what the prior sees and what it is scored on."""
@@ -213,7 +208,7 @@ def sample_tasks(bank: PhotoBank, looks: torch.Tensor, generator: torch.Generato
     counts = torch.randint(3, max_references + 1, (tasks,), generator=generator, device=device)
     chosen = _rand(generator, tasks, len(bank)).argsort(dim=1)[:, : max_references + HELD_OUT]  # distinct photos per task
     slots = scene_pixels(bank, chosen[:, :max_references].reshape(-1), FEATURE_PIXELS, generator)  # (T·R, P, 3)
-    styled = apply_each(slots.reshape(tasks, -1, 3), looks).reshape(tasks, max_references, FEATURE_PIXELS, 3)
+    styled = apply_lut_colours(slots.reshape(tasks, -1, 3), looks).reshape(tasks, max_references, FEATURE_PIXELS, 3)
     used = torch.arange(max_references, device=device) < counts.unsqueeze(1)  # (T, R): the first count slots
     held_out = scene_pixels(bank, chosen[:, max_references:].reshape(-1), HELD_OUT_PIXELS, generator)
     colours = torch.cat([held_out.reshape(tasks, -1, 3), _rand(generator, tasks, RANDOM_COLOURS, 3)], dim=1)
@@ -221,14 +216,14 @@ def sample_tasks(bank: PhotoBank, looks: torch.Tensor, generator: torch.Generato
         references=(styled[used] * 255.0).round() / 255.0,
         sets=torch.arange(tasks, device=device).repeat_interleave(counts),
         colours=colours,
-        truth=apply_each(colours, looks),
+        truth=apply_lut_colours(colours, looks),
     )
 
 
 def prediction_error(controls: torch.Tensor, colours: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     """Mean CIE76 ΔE of predicted LUTs (T, c, c, c, 3) on colours (T, N, 3) against the truth (T, N, 3), per task
     (T,); the last RANDOM_COLOURS colours weigh 1/4."""
-    delta = (rgb_to_lab(apply_each(colours, controls)) - rgb_to_lab(truth)).pow(2).sum(-1).add(1e-6).sqrt()  # (T, N)
+    delta = (rgb_to_lab(apply_lut_colours(colours, controls)) - rgb_to_lab(truth)).pow(2).sum(-1).add(1e-6).sqrt()  # (T, N)
     weights = torch.ones(colours.shape[1], device=colours.device)
     weights[-RANDOM_COLOURS:] = 0.25
     return (delta * weights).sum(1) / weights.sum()
@@ -296,7 +291,7 @@ def train_naturalness(
         looks = torch.stack([
             resample_lut(blend_lut(sample_look(generator, cubes, 0.5), _uniform(generator, 0.3, 1.0)), LOOK_SIZE) for _ in range(batch)
         ])
-        pixels = torch.cat([pixels[:batch], apply_each(pixels[batch:], looks)])
+        pixels = torch.cat([pixels[:batch], apply_lut_colours(pixels[batch:], looks)])
         pixels = (pixels * 255.0).round() / 255.0
         labels = torch.cat([torch.ones(batch), torch.zeros(batch)])
         logits = model(pixels)

@@ -110,3 +110,11 @@ def test_resample_keeps_affine_maps_exactly():
     small = resample_lut(affine, 17)
     assert small.shape == (17, 17, 17, 3)
     assert torch.allclose(resample_lut(small, 33), affine, atol=1e-5)
+
+
+def test_apply_lut_colours_puts_each_row_through_its_own_lut():
+    colours = torch.rand(2, 50, 3)
+    looks = torch.stack([identity_lut(9), identity_lut(9).flip(-1)])  # identity; red and blue swapped
+    out = apply_lut_colours(colours, looks)
+    assert out.shape == (2, 50, 3)
+    assert torch.allclose(out[0], colours[0], atol=1e-6) and torch.allclose(out[1], colours[1].flip(-1), atol=1e-6)

@@ -10,7 +10,6 @@ from influgan.pretrain import (
     RANDOM_COLOURS,
     LookStream,
     PhotoBank,
-    apply_each,
     channels_swapped,
     looks_of,
     sample_look,
@@ -75,13 +74,6 @@ def test_small_banks_give_fewer_references_and_too_small_ones_are_refused():
     assert int(torch.bincount(tasks.sets).max()) <= 10 - HELD_OUT
     with pytest.raises(ValueError, match="at least 7 photos"):
         sample_tasks(PhotoBank(flat_photos([(8, 8)] * 6)), looks, generator)
-
-
-def test_apply_each_uses_each_rows_own_look():
-    colours = torch.rand(2, 50, 3)
-    looks = torch.stack([identity_lut(9), identity_lut(9).flip(-1)])  # identity; red and blue swapped
-    out = apply_each(colours, looks)
-    assert torch.allclose(out[0], colours[0], atol=1e-6) and torch.allclose(out[1], colours[1].flip(-1), atol=1e-6)
 
 
 def test_look_variations_at_zero_are_the_look_and_keep_its_structure():
