@@ -16,7 +16,6 @@ from typing import Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from PIL import Image
 
 from .images import image_to_tensor, thumbnail
@@ -57,9 +56,9 @@ def pixel_features(pixels: torch.Tensor) -> torch.Tensor:
     marginals = [histogram(index, LAB_BINS) for index in (lightness, *opponents)]
 
     band = (lab[..., 0] / 100.0 * BANDS).long().clamp(0, BANDS - 1)  # (M, P)
-    one_hot = F.one_hot(band, BANDS).to(torch.float32)  # (M, P, BANDS)
-    share = one_hot.sum(1)  # (M, BANDS)
-    per_band = torch.einsum("mpk,mpc->mkc", one_hot, torch.cat([lab[..., 1:], chroma.unsqueeze(-1)], -1))
+    share = torch.zeros(count, BANDS, device=pixels.device).scatter_add_(1, band, torch.ones_like(band, dtype=torch.float32))  # (M, BANDS)
+    colour = torch.cat([lab[..., 1:], chroma.unsqueeze(-1)], -1)  # (M, P, 3) a, b, chroma
+    per_band = torch.zeros(count, BANDS, 3, device=pixels.device).scatter_add_(1, band.unsqueeze(-1).expand(-1, -1, 3), colour)
     per_band = per_band / share.clamp_min(1.0).unsqueeze(-1) / 50.0  # (M, BANDS, 3) mean a, b, chroma
     bands = torch.cat([(share / size).sqrt(), per_band.flatten(1)], dim=1)
 
