@@ -42,7 +42,7 @@ from .lut import apply_lut_colours
 from .natural import load_histogram, sample_colours
 from .naturalness import load_naturalness
 from .networks import Discriminator, LookGenerator
-from .prior import LookPrior, load_prior
+from .prior import READ_SIZE, LookPrior, load_prior
 from .weights import WEIGHTS_DIR
 
 MIN_REFERENCES = 3
@@ -116,16 +116,21 @@ ImageSource = Image.Image | str
 Callback = Callable[[StepReport], None]
 
 
-def _thumbnails(images: Sequence[ImageSource], size: int) -> list[torch.Tensor]:
-    """Load (if paths) and shrink images to ``size`` on the longer side: list of (3, h, w) in 0..1."""
+def _load_images(images: Sequence[ImageSource], size: int) -> list[Image.Image]:
+    """Load (if paths) and shrink images to at most ``size`` on the longer side, RGB; ImageError if unusable."""
     out = []
     for index, image in enumerate(images, 1):
         if isinstance(image, Image.Image):
             check_training_size(image.size, f"photo {index}")
         else:
             image = load_training_image(image, size)
-        out.append(image_to_tensor(thumbnail(image.convert("RGB"), size)))
+        out.append(thumbnail(image.convert("RGB"), size))
     return out
+
+
+def _thumbnails(images: Sequence[Image.Image], size: int) -> list[torch.Tensor]:
+    """Images shrunk to ``size`` on the longer side: list of (3, h, w) in 0..1."""
+    return [image_to_tensor(thumbnail(image, size)) for image in images]
 
 
 def _random_crops(thumbs: list[torch.Tensor], count: int, size: int, generator: torch.Generator) -> torch.Tensor:
@@ -254,15 +259,16 @@ def finetune(
     generator = torch.Generator().manual_seed(settings.seed)
     torch.manual_seed(settings.seed)  # network initialisation
 
-    ref_thumbs = _thumbnails(references, settings.thumb_size)
-    content_thumbs = _thumbnails(content, settings.thumb_size)
+    ref_images = _load_images(references, max(settings.thumb_size, READ_SIZE))  # the prior reads them at READ_SIZE
+    ref_thumbs = _thumbnails(ref_images, settings.thumb_size)
+    content_thumbs = _thumbnails(_load_images(content, settings.thumb_size), settings.thumb_size)
     ref_lab = rgb_to_lab(_pixels(ref_thumbs)) / 100.0  # (N_r, 3)
     content_pixels = _pixels(content_thumbs)  # (N_c, 3)
     histogram = load_histogram()
 
     if start is None and settings.start_from == "prior":
         prior = prior or load_prior()
-        start = prior.predict(ref_thumbs) if prior is not None else None
+        start = prior.predict(ref_images) if prior is not None else None
     look_generator = LookGenerator(start.lut if start is not None else None)
     # pulled toward the starting look (the prior's, or the caller's) where the references say little; not toward identity
     anchor = look_generator.lut().detach() if start is not None and settings.anchor_weight else None  # (33, 33, 33, 3)

@@ -39,7 +39,7 @@ from .images import find_images, image_to_tensor, load_image, thumbnail
 from .losses import rgb_to_lab
 from .lut import apply_lut_colours, blend_lut, identity_lut, resample_lut
 from .naturalness import NATURALNESS_FILE, NaturalnessDiscriminator
-from .prior import FEATURE_PIXELS, PRIOR_FILE, LookPrior, pixel_features
+from .prior import FEATURE_PIXELS, PRIOR_FILE, READ_SIZE, LookPrior, PhotoBank, crop_pixels, pixel_features
 from .procedural import build_lut, hue_rotation_matrix, random_recipe
 from .weights import WEIGHTS_DIR
 
@@ -47,24 +47,9 @@ LOOK_SIZE = 33  # every look is handed to training at this size (procedural ones
 MAX_REFERENCES, HELD_OUT, HELD_OUT_PIXELS, RANDOM_COLOURS = 24, 4, 1024, 512
 
 
-def load_photos(paths: list[Path], size: int = 192) -> list[torch.Tensor]:
+def load_photos(paths: list[Path], size: int = READ_SIZE) -> list[torch.Tensor]:
     """The training photos as (3, h, w) tensors in 0..1, reduced to ``size`` on the longer side."""
     return [image_to_tensor(thumbnail(load_image(path, draft_size=size), size)) for path in paths]
-
-
-class PhotoBank:
-    """The training photos in one zero-padded tensor (K, 3, H, W) with their sizes (K, 2) as (height, width)."""
-
-    def __init__(self, photos: list[torch.Tensor], device: str | torch.device = "cpu"):
-        height, width = max(p.shape[1] for p in photos), max(p.shape[2] for p in photos)
-        self.pixels = torch.zeros(len(photos), 3, height, width)
-        for i, photo in enumerate(photos):
-            self.pixels[i, :, : photo.shape[1], : photo.shape[2]] = photo
-        self.pixels = self.pixels.to(device)
-        self.sizes = torch.tensor([p.shape[1:] for p in photos], dtype=torch.float32, device=device)
-
-    def __len__(self) -> int:
-        return len(self.sizes)
 
 
 def _uniform(generator: torch.Generator, low: float, high: float) -> float:
@@ -177,13 +162,9 @@ def _rand(generator: torch.Generator, *shape: int) -> torch.Tensor:
 
 
 def scene_pixels(bank: PhotoBank, index: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
-    """``count`` random pixels of a random crop (40–100 % of the area) of each photo ``index`` (B,), each at its
-    own random exposure: (B, count, 3). ``generator`` lives on the bank's device."""
-    sizes = bank.sizes[index]  # (B, 2) height, width
-    crop = (sizes * (0.4 + 0.6 * _rand(generator, len(index), 1)).sqrt()).floor().clamp_min(1.0)  # (B, 2)
-    corner = (_rand(generator, len(index), 2) * (sizes - crop + 1.0)).floor().minimum(sizes - crop)
-    at = corner.unsqueeze(1) + (_rand(generator, len(index), count, 2) * crop.unsqueeze(1)).floor().minimum(crop.unsqueeze(1) - 1.0)
-    pixels = bank.pixels[index.unsqueeze(1), :, at[..., 0].long(), at[..., 1].long()]  # (B, count, 3)
+    """``crop_pixels`` of each photo ``index`` (B,), each photo at its own random exposure: (B, count, 3).
+    ``generator`` lives on the bank's device."""
+    pixels = crop_pixels(bank, index, count, generator)
     exposure = 2.0 ** (1.4 * _rand(generator, len(index), 1, 1) - 0.7)  # ±0.7 stops, in (approximately) linear light
     return ((pixels.clamp_min(0.0) ** 2.2 * exposure).clamp(0.0, 1.0)) ** (1 / 2.2)
 

@@ -9,7 +9,6 @@ from influgan.pretrain import (
     LOOK_SIZE,
     RANDOM_COLOURS,
     LookStream,
-    PhotoBank,
     channels_swapped,
     looks_of,
     sample_look,
@@ -19,7 +18,7 @@ from influgan.pretrain import (
     turned,
     vary_look,
 )
-from influgan.prior import FEATURE_PIXELS
+from influgan.prior import FEATURE_PIXELS, PhotoBank
 from influgan.procedural import white_balance
 
 

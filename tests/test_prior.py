@@ -1,14 +1,29 @@
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import save_file
 
 from conftest import synthetic_photo
 from influgan import FinetuneSettings, finetune
-from influgan.images import image_to_tensor
+from influgan.images import image_to_tensor, thumbnail
 from influgan.lut import identity_lut, resample_lut
-from influgan.pretrain import LOOK_SIZE, PhotoBank, prediction_error, sample_look, sample_tasks, train
-from influgan.prior import FEATURE_PIXELS, FEATURES, LookPrior, load_prior, pixel_features, reference_pixels
+from influgan import prior as prior_module
+from influgan.pretrain import LOOK_SIZE, prediction_error, sample_look, sample_tasks, train
+from influgan.prior import FEATURE_PIXELS, FEATURES, LookPrior, PhotoBank, crop_pixels, load_prior, pixel_features
 from influgan.weights import weights_path
+
+
+def read(photos) -> torch.Tensor:
+    """One crop of each photo, as the prior reads it: (M, FEATURE_PIXELS, 3)."""
+    return crop_pixels(PhotoBank([image_to_tensor(p) for p in photos]), torch.arange(len(photos)), FEATURE_PIXELS, torch.Generator().manual_seed(0))
+
+
+def input_dependent_prior() -> LookPrior:
+    """A small untrained prior whose look depends on the references."""
+    torch.manual_seed(0)
+    prior = LookPrior(basis=8, hidden=32, control=5).eval()
+    prior.head[-1].weight.data.normal_(0, 1)
+    return prior
 
 
 def test_pixel_features_shape_and_finite():
@@ -24,10 +39,8 @@ def test_features_tell_a_warm_feed_from_a_cool_one():
 
 
 def test_prediction_ignores_order_and_repetition(photos):
-    torch.manual_seed(0)
-    prior = LookPrior(basis=8, hidden=32, control=5).eval()
-    prior.head[-1].weight.data.normal_(0, 1)  # make the output depend on the input
-    features = pixel_features(reference_pixels(photos[:4]))
+    prior = input_dependent_prior()
+    features = pixel_features(read(photos[:4]))
     one_set = torch.zeros(4, dtype=torch.long)
     base = prior(features, one_set)
     shuffled = prior(features[[2, 0, 3, 1]], one_set)
@@ -37,9 +50,8 @@ def test_prediction_ignores_order_and_repetition(photos):
 
 
 def test_two_sets_in_one_batch_match_separate_calls(photos):
-    prior = LookPrior(basis=8, hidden=32, control=5).eval()
-    prior.head[-1].weight.data.normal_(0, 1)
-    features = pixel_features(reference_pixels(photos[:6]))
+    prior = input_dependent_prior()
+    features = pixel_features(read(photos[:6]))
     together = prior(features, torch.tensor([0, 0, 0, 1, 1, 1]))
     assert torch.allclose(together[1], prior(features[3:], torch.zeros(3, dtype=torch.long))[0], atol=1e-5)
 
@@ -52,6 +64,37 @@ def test_predict_gives_a_valid_look_from_images_or_tensors(photos):
     assert from_tensors.lut.shape == (33, 33, 33, 3)
     with pytest.raises(ValueError):
         prior.predict([])
+
+
+def test_predict_reads_each_photo_the_same_wherever_it_sits_in_the_set(photos):
+    prior = input_dependent_prior()
+    look = prior.predict(photos[:5]).lut
+    assert torch.allclose(prior.predict(photos[:5][::-1]).lut, look, atol=1e-5)
+    assert torch.equal(prior.predict(photos[:5]).lut, look)  # seeded
+    other_crops = prior.predict(photos[:5], seed=1).lut
+    assert 0.0 < float((other_crops - look).abs().max()) < 0.1 * float((look - identity_lut(33)).abs().max())
+
+
+def test_predict_averages_many_draws_so_the_look_hardly_depends_on_the_crops(photos, monkeypatch):
+    prior = input_dependent_prior()
+
+    def spread() -> float:  # how far the looks of four seeds lie from their mean
+        looks = torch.stack([prior.predict(photos[:4], seed=seed).lut for seed in range(4)])
+        return float((looks - looks.mean(0)).abs().mean())
+
+    averaged = spread()
+    monkeypatch.setattr(prior_module, "READ_CROPS", 1)
+    monkeypatch.setattr(prior_module, "READ_MIN_DRAWS", 1)
+    assert averaged < 0.4 * spread()  # one draw of crops
+
+
+def test_predict_reads_photos_of_any_size_at_the_size_the_prior_trained_on(photos):
+    prior = input_dependent_prior()
+    large = [p.resize((p.width * 12, p.height * 12), Image.Resampling.BICUBIC) for p in photos[:3]]  # 1152×768
+    look = prior.predict(large).lut
+    assert torch.equal(prior.predict([thumbnail(p, prior_module.READ_SIZE) for p in large]).lut, look)
+    from_tensors = prior.predict([image_to_tensor(p) for p in large]).lut  # reduced by torch, not Pillow
+    assert (from_tensors - look).abs().mean() < 0.05 * (look - identity_lut(33)).abs().mean()
 
 
 def test_save_load_round_trip_and_refusals(tmp_path, photos):
@@ -103,6 +146,14 @@ def test_finetune_starts_from_the_prior_and_stays_near_it(photos):
     identity_start = finetune(references, photos[4:], FinetuneSettings(**{**settings.__dict__, "start_from": "identity"}), prior=prior)
     assert identity_start.metadata["started_from"] == "identity"
     assert (identity_start.lut - identity_lut()).abs().mean() < 0.5 * (instant.lut - identity_lut()).abs().mean()
+
+
+def test_finetune_starts_from_the_instant_look_of_the_same_references(photos):
+    prior = input_dependent_prior()
+    references = [p.resize((p.width * 3, p.height * 3)) for p in photos[:4]]
+    still = FinetuneSettings(steps=1, thumb_size=64, colour_samples=256, generator_lr=1e-9, adaptive_anchor=False)
+    look = finetune(references, photos[4:], still, prior=prior)
+    assert torch.allclose(look.lut, prior.predict(references).lut, atol=1e-5)
 
 
 def test_weights_come_from_the_hub_repo_when_one_is_set(monkeypatch, tmp_path):
