@@ -1,4 +1,5 @@
-"""Speed on this machine: fine-tune with default settings, and full-resolution apply of a 12 MP photo.
+"""Speed on this machine: the instant look (prior alone), fine-tune with default settings, and full-resolution
+apply of a 12 MP photo.
 
     python bench/speed.py [--threads 2] [--repeats 5]
 
@@ -21,7 +22,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from influgan import FinetuneSettings, Look, finetune  # noqa: E402
+from influgan import FinetuneSettings, Look, finetune, instant_look  # noqa: E402
 from influgan.lut import apply_lut_image, identity_lut, pillow_lut  # noqa: E402
 
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
@@ -70,6 +71,9 @@ def main() -> None:
 
     references = [look.apply(p) for p in photo_sources(12)]
     content = photo_sources(18)[12:]
+    for count in (12, 50):  # the app keeps references at 1024 px
+        feed = [p.resize((1024, 683), Image.Resampling.BICUBIC) for p in (references * 5)[:count]]
+        row(f"instant look (prior alone), {count} refs at 1024 px", timed(lambda feed=feed: instant_look(feed), args.repeats), "< 1")
     row(
         "fine-tune, default settings, 12 refs (in memory)",
         timed(lambda: finetune(references, content, FinetuneSettings()), max(1, args.repeats // 2)),
