@@ -9,9 +9,8 @@ from influgan import FinetuneSettings, finetune
 from influgan.images import image_to_tensor
 from influgan.lut import apply_lut_colours
 from influgan.naturalness import FEATURES, NaturalnessDiscriminator, soft_colour_features
-from influgan.prior import LookPrior
+from influgan.prior import LookPrior, PhotoBank
 from influgan.pretrain import sample_look, scene_pixels, train_naturalness
-from influgan.prior import PhotoBank
 
 finetune_module = importlib.import_module("influgan.finetune")  # the module; the package exports a function of that name
 
