@@ -1,8 +1,7 @@
 """Pre-training on synthetic tasks: the look prior (photos under a random look → the look) and the naturalness
 discriminator (ordinary photos vs the same under random looks).
 
-Each task draws 3–24 reference photos and 4 held-out photos of the same collection (with ``--themed``, a share
-of the feeds are themed: photos alike in colour, as a feed of snow or of forests is), varies the scenes (random
+Each task draws 3–24 reference photos and 4 held-out photos of the same collection, varies the scenes (random
 crops and exposure; the features do not see position, so flips would change nothing), picks a random look —
 a procedural one (``procedural.py``: exposure, tone curves, mixers, split toning, gradient maps, hue, saturation,
 fades, black and white, cross-processing; compositions of two; strong per-channel curves) or, when ``.cube``
@@ -180,45 +179,15 @@ class TaskBatch:
     truth: torch.Tensor  # (T, N, 3): the colours under the task's true look
 
 
-def photo_colours(bank: PhotoBank) -> torch.Tensor:
-    """Each photo's mean CIELAB colour (K, 3), over its own pixels (not the bank's padding)."""
-    height, width = bank.pixels.shape[2:]
-    inside = ((torch.arange(height, device=bank.pixels.device) < bank.sizes[:, :1]).unsqueeze(2)
-              & (torch.arange(width, device=bank.pixels.device) < bank.sizes[:, 1:]).unsqueeze(1))  # (K, H, W)
-    lab = rgb_to_lab(bank.pixels.permute(0, 2, 3, 1))  # (K, H, W, 3)
-    return (lab * inside.unsqueeze(-1)).sum((1, 2)) / inside.sum((1, 2)).unsqueeze(-1)
-
-
-def choose_photos(bank: PhotoBank, tasks: int, references: int, generator: torch.Generator, themed: float = 0.0,
-                  colours: torch.Tensor | None = None) -> torch.Tensor:
-    """Distinct photos for each task (tasks, references + HELD_OUT): references first, then the held-out photos.
-
-    themed: the share of tasks whose references are a *themed* feed, photos alike in colour (``colours`` (K, 3),
-    ``photo_colours``: those nearest a random photo's, loosely), as a creator's feed of snow or of forests is; their
-    held-out photos are still any photos. Teaches the prior that what all the references share may be the scenes."""
-    order = _rand(generator, tasks, len(bank)).argsort(dim=1)  # (T, K) a random order per task
-    if not themed:
-        return order[:, : references + HELD_OUT]
-    anchor = colours[torch.randint(len(bank), (tasks,), generator=generator, device=colours.device)]  # (T, 3)
-    distance = (colours.unsqueeze(0) - anchor.unsqueeze(1)).norm(dim=-1)  # (T, K)
-    near = (distance / distance.median(dim=1, keepdim=True).values + _rand(generator, tasks, len(bank))).argsort(dim=1)
-    is_themed = (_rand(generator, tasks) < themed).unsqueeze(1)
-    chosen = torch.where(is_themed, near, order)[:, :references]  # (T, R)
-    rest = _rand(generator, tasks, len(bank)).scatter(1, chosen, 2.0).argsort(dim=1)[:, :HELD_OUT]  # any photos but the references
-    return torch.cat([chosen, rest], dim=1)
-
-
-def sample_tasks(bank: PhotoBank, looks: torch.Tensor, generator: torch.Generator, max_references: int = MAX_REFERENCES,
-                 themed: float = 0.0, colours: torch.Tensor | None = None) -> TaskBatch:
+def sample_tasks(bank: PhotoBank, looks: torch.Tensor, generator: torch.Generator, max_references: int = MAX_REFERENCES) -> TaskBatch:
     """One task per look (T, S, S, S, 3): 3–``max_references`` references (fewer when the bank is small) and
-    HELD_OUT held-out photos, all different photos of the bank (``choose_photos``: a share ``themed`` of feeds
-    themed, by the photos' ``colours``)."""
+    HELD_OUT held-out photos, all different photos of the bank."""
     tasks, device = len(looks), bank.pixels.device
     max_references = min(max_references, len(bank) - HELD_OUT)
     if max_references < 3:
         raise ValueError(f"tasks need at least {3 + HELD_OUT} photos, got {len(bank)}")
     counts = torch.randint(3, max_references + 1, (tasks,), generator=generator, device=device)
-    chosen = choose_photos(bank, tasks, max_references, generator, themed, colours)
+    chosen = _rand(generator, tasks, len(bank)).argsort(dim=1)[:, : max_references + HELD_OUT]  # distinct photos per task
     slots = scene_pixels(bank, chosen[:, :max_references].reshape(-1), FEATURE_PIXELS, generator)  # (T·R, P, 3)
     styled = apply_lut_colours(slots.reshape(tasks, -1, 3), looks).reshape(tasks, max_references, FEATURE_PIXELS, 3)
     used = torch.arange(max_references, device=device) < counts.unsqueeze(1)  # (T, R): the first count slots
@@ -253,19 +222,16 @@ def train(
     lr: float = 2e-3,
     hidden: int = 256,
     basis: int = 64,
-    themed: float = 0.0,
     device: str = "cpu",
     workers: int = 0,
     log_every: int = 100,
 ) -> LookPrior:
     """Train a LookPrior for ``steps`` steps of ``tasks_per_step`` tasks each (AdamW, cosine learning rate); each
-    random look styles ``repeats`` of a step's tasks (drawing looks costs CPU time; photos are cheap); a share
-    ``themed`` of the feeds are themed (``choose_photos``)."""
+    random look styles ``repeats`` of a step's tasks (drawing looks costs CPU time; photos are cheap)."""
     looks = looks_of(LookStream(cubes, tasks_per_step, cube_share, vary, seed, repeats), workers)  # workers fork before CUDA starts
     torch.manual_seed(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
     bank = PhotoBank(photos, device)
-    colours = photo_colours(bank) if themed else None
     prior = LookPrior(basis=basis, hidden=hidden).to(device)
     optimizer = torch.optim.AdamW(prior.parameters(), lr=lr, weight_decay=1e-4)
     warmup = max(1, steps // 20)
@@ -274,7 +240,7 @@ def train(
     )
     started, running = time.perf_counter(), 0.0
     for step in range(1, steps + 1):
-        batch = sample_tasks(bank, next(looks).to(device), generator, themed=themed, colours=colours)
+        batch = sample_tasks(bank, next(looks).to(device), generator)
         controls = prior(pixel_features(batch.references), batch.sets)  # (T, c, c, c, 3)
         loss = prediction_error(controls, batch.colours, batch.truth).mean()
         optimizer.zero_grad(set_to_none=True)
@@ -334,7 +300,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=2, help="tasks each random look styles (divides --tasks)")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--vary", type=float, default=0.5, help="chance that a .cube look is varied (vary_look)")
-    parser.add_argument("--themed", type=float, default=0.0, help="share of themed feeds: references alike in colour (choose_photos)")
     parser.add_argument("--hidden", type=int, default=256, help="the prior's width")
     parser.add_argument("--basis", type=int, default=64, help="the prior's number of basis LUTs")
     parser.add_argument("--seed", type=int, default=0)
@@ -359,7 +324,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.model == "prior":
         model = train(photos, cubes, args.steps, args.seed, args.tasks, vary=args.vary, repeats=args.repeats, lr=args.lr, hidden=args.hidden,
-                      basis=args.basis, themed=args.themed, device=args.device, workers=args.workers)
+                      basis=args.basis, device=args.device, workers=args.workers)
     else:
         model = train_naturalness(photos, cubes, args.steps, args.seed)
     out = args.out or str(WEIGHTS_DIR / (PRIOR_FILE if args.model == "prior" else NATURALNESS_FILE))

@@ -10,9 +10,7 @@ from influgan.pretrain import (
     RANDOM_COLOURS,
     LookStream,
     channels_swapped,
-    choose_photos,
     looks_of,
-    photo_colours,
     sample_look,
     sample_tasks,
     scene_pixels,
@@ -20,7 +18,6 @@ from influgan.pretrain import (
     turned,
     vary_look,
 )
-from influgan.losses import rgb_to_lab
 from influgan.prior import FEATURE_PIXELS, PhotoBank
 from influgan.procedural import white_balance
 
@@ -118,31 +115,3 @@ def test_synthetic_photos_make_a_bank():
     bank = PhotoBank(photos)
     assert len(bank) == 8 and bank.pixels.shape == (8, 3, 48, 71)
     assert torch.equal(bank.sizes[3], torch.tensor([48.0, 67.0]))
-
-
-def test_photo_colours_are_each_photos_mean_lab_without_the_padding():
-    photos = flat_photos([(8, 40), (40, 8), (20, 20)])
-    colours = photo_colours(PhotoBank(photos))  # padded to 40×40 with black
-    assert torch.allclose(colours, rgb_to_lab(torch.stack([p[:, 0, 0] for p in photos])), atol=1e-3)
-
-
-def test_themed_feeds_gather_photos_alike_and_their_held_out_photos_are_any():
-    photos = [torch.full((3, 6, 6), 0.15 + 0.002 * i) for i in range(20)] + [torch.full((3, 6, 6), 0.8 + 0.002 * i) for i in range(20)]
-    bank = PhotoBank(photos)
-    colours = photo_colours(bank)
-    bright = torch.arange(40) >= 20
-
-    def majority(chosen: torch.Tensor) -> float:  # (T, n) → the mean share of each task's larger group
-        share = bright[chosen].float().mean(1)
-        return float(torch.maximum(share, 1 - share).mean())
-
-    plain = choose_photos(bank, 300, 8, torch.Generator().manual_seed(0))
-    themed = choose_photos(bank, 300, 8, torch.Generator().manual_seed(0), themed=1.0, colours=colours)
-    for chosen in (plain, themed):
-        assert chosen.shape == (300, 8 + HELD_OUT)
-        assert all(len(set(row.tolist())) == 8 + HELD_OUT for row in chosen)  # references and held-out photos distinct
-    assert majority(plain[:, :8]) < 0.75 < 0.95 < majority(themed[:, :8])  # a random feed mixes dark and bright; a themed one does not
-    assert majority(themed[:, 8:]) < 0.9  # the held-out photos are not the theme's
-    half = choose_photos(bank, 400, 8, torch.Generator().manual_seed(1), themed=0.5, colours=colours)
-    share = (bright[half[:, :8]].float().mean(1) - 0.5).abs()
-    assert 0.3 < float((share == 0.5).float().mean()) < 0.7  # about half the feeds are all of one kind
