@@ -39,9 +39,9 @@ from .images import find_images, image_to_tensor, load_image, thumbnail
 from .losses import rgb_to_lab
 from .lut import apply_lut_colours, blend_lut, identity_lut, resample_lut
 from .naturalness import NATURALNESS_FILE, NaturalnessDiscriminator
-from .prior import FEATURE_PIXELS, PRIOR_FILE, READ_SIZE, LookPrior, PhotoBank, crop_pixels, pixel_features, trusted_change
+from .prior import FEATURE_PIXELS, PRIOR_FILE, READ_SIZE, LookPrior, PhotoBank, crop_pixels, pixel_features
 from .procedural import build_lut, hue_rotation_matrix, random_recipe
-from .weights import WEIGHTS_DIR, weights_metadata
+from .weights import WEIGHTS_DIR
 
 LOOK_SIZE = 33  # every look is handed to training at this size (procedural ones are built at 17: 33 refines it exactly)
 MAX_REFERENCES, HELD_OUT, HELD_OUT_PIXELS, RANDOM_COLOURS = 24, 4, 1024, 512
@@ -256,52 +256,6 @@ def train(
     return prior.cpu().eval()
 
 
-def fit_trust(
-    prior: LookPrior,
-    photos: list[torch.Tensor],
-    steps: int,
-    seed: int = 0,
-    tasks_per_step: int = 32,
-    width: int = 64,
-    lr: float = 2e-3,
-    device: str = "cpu",
-    workers: int = 0,
-    log_every: int = 100,
-) -> LookPrior:
-    """The prior with a trust head (``width`` wide) fitted for ``steps`` steps; the rest of the prior stays as it is.
-
-    The head is fitted on procedural looks only, never on the .cube looks: the prior trained on those and would
-    learn to trust itself on them more than on a real look it never saw. Same tasks and score as ``train``."""
-    looks = looks_of(LookStream([], tasks_per_step, 0.0, 0.0, seed + 7919, repeats=2), workers)
-    torch.manual_seed(seed)
-    generator = torch.Generator(device=device).manual_seed(seed + 7919)
-    bank = PhotoBank(photos, device)
-    fitted = LookPrior(**{**{k: v for k, v in prior.config.items() if k != "features"}, "trust": width})
-    fitted.load_state_dict({k: v for k, v in prior.state_dict().items() if not k.startswith("trust.")}, strict=False)
-    fitted = fitted.to(device).requires_grad_(False)
-    fitted.trust.requires_grad_(True)
-    optimizer = torch.optim.AdamW(fitted.trust.parameters(), lr=lr, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 0.5 * (1.0 + math.cos(math.pi * i / steps)))
-    started, running, believed = time.perf_counter(), 0.0, torch.zeros(2)
-    for step in range(1, steps + 1):
-        batch = sample_tasks(bank, next(looks).to(device), generator)
-        change, trust = fitted.read(pixel_features(batch.references), batch.sets)  # (T, c, c, c, 3), (T, 2)
-        loss = prediction_error(fitted.identity + trusted_change(change, trust), batch.colours, batch.truth).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        running += float(loss.detach())
-        believed += trust.detach().mean(0).cpu()
-        if step % log_every == 0 or step == steps:
-            done = log_every if step % log_every == 0 else step % log_every
-            lightness, colour = (believed / done).tolist()
-            print(f"trust step {step:5d}/{steps}  ΔE76 {running / done:6.2f}  trust: lightness {lightness:.2f}, colour {colour:.2f}"
-                  f"  {time.perf_counter() - started:6.1f} s", flush=True)
-            running, believed = 0.0, torch.zeros(2)
-    return fitted.requires_grad_(False).cpu().eval()
-
-
 def train_naturalness(
     photos: list[torch.Tensor], cubes: list[torch.Tensor], steps: int, seed: int = 0, batch: int = 32, log_every: int = 100
 ) -> NaturalnessDiscriminator:
@@ -353,10 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="where the prior trains (the naturalness discriminator trains on the CPU)")
     parser.add_argument("--workers", type=int, default=0, help="background processes drawing looks (0: none)")
-    parser.add_argument("--trust-steps", type=int, default=1000, help="steps fitting the prior's trust head (fit_trust)")
-    parser.add_argument("--model", choices=("prior", "trust", "naturalness"), default="prior",
-                        help="what to train (trust: only the trust head of the prior --prior)")
-    parser.add_argument("--prior", help="with --model trust: the prior whose trust head to fit (default: the shipped one)")
+    parser.add_argument("--model", choices=("prior", "naturalness"), default="prior", help="what to train")
     parser.add_argument("--out", help="weights file (default: weights/prior.safetensors or weights/naturalness.safetensors)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -371,19 +322,19 @@ def main(argv: list[str] | None = None) -> None:
     photos = load_photos(find_images(args.photos))
     print(f"{len(photos)} photos, {len(cubes)} .cube looks ({', '.join(p.stem for p in cube_paths) or 'procedural only'})")
 
-    command = "python -m influgan.pretrain " + " ".join(argv if argv is not None else sys.argv[1:])
-    metadata = {"steps": args.steps, "seed": args.seed, "photos": len(photos), "looks": ",".join(p.stem for p in cube_paths), "command": command}
-    if args.model == "naturalness":
-        model = train_naturalness(photos, cubes, args.steps, args.seed)
+    if args.model == "prior":
+        model = train(photos, cubes, args.steps, args.seed, args.tasks, vary=args.vary, repeats=args.repeats, lr=args.lr, hidden=args.hidden,
+                      basis=args.basis, device=args.device, workers=args.workers)
     else:
-        if args.model == "prior":
-            model = train(photos, cubes, args.steps, args.seed, args.tasks, vary=args.vary, repeats=args.repeats, lr=args.lr, hidden=args.hidden,
-                          basis=args.basis, device=args.device, workers=args.workers)
-        else:  # keep what the prior's file says of its training; add how its trust was fitted
-            source = args.prior or str(WEIGHTS_DIR / PRIOR_FILE)
-            model, metadata = LookPrior.load(source), {**weights_metadata(source), "trust_command": command}
-        model = fit_trust(model, photos, args.trust_steps, args.seed, device=args.device, workers=args.workers)
-    out = args.out or str(WEIGHTS_DIR / (NATURALNESS_FILE if args.model == "naturalness" else PRIOR_FILE))
+        model = train_naturalness(photos, cubes, args.steps, args.seed)
+    out = args.out or str(WEIGHTS_DIR / (PRIOR_FILE if args.model == "prior" else NATURALNESS_FILE))
+    metadata = {
+        "steps": args.steps,
+        "seed": args.seed,
+        "photos": len(photos),
+        "looks": ",".join(p.stem for p in cube_paths),
+        "command": "python -m influgan.pretrain " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
     model.save(out, metadata)
     print(f"wrote {out} ({Path(out).stat().st_size / 1e6:.1f} MB)")
 

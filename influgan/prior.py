@@ -8,11 +8,6 @@ and predicts the look as identity plus a mix of learned basis LUTs. It reads a p
 and in use (``crop_pixels``: random pixels of a random crop of the photo at READ_SIZE); in use it reads many crops
 of each reference and averages the LUTs they predict, so the look does not hang on which pixels were drawn.
 
-A dozen photos sometimes cannot say what the look is (a feed of snow and beaches: are the highlights bright, or
-brightened?). A small *trust* head, fitted after the prior on looks it never trained on (``pretrain.fit_trust``),
-reads the same pooled description and says how far to believe the prediction, separately for its lightness and
-its colour: the look is identity plus the predicted change, each part scaled by its trust (0..1).
-
     look = instant_look(reference_images)      # a Look in well under a second on a CPU (None: no prior shipped)
 """
 from __future__ import annotations
@@ -131,37 +126,22 @@ def reading_size(image: Image.Image | torch.Tensor) -> torch.Tensor:
     return F.interpolate(image.unsqueeze(0), size=size, mode="bilinear", antialias=True, align_corners=False)[0].clamp(0.0, 1.0)
 
 
-def trusted_change(change: torch.Tensor, trust: torch.Tensor) -> torch.Tensor:
-    """A change (T, c, c, c, 3) from identity with its lightness (the grey part: the mean over R, G, B) scaled by
-    trust[:, 0] and its colour (the rest) by trust[:, 1]; trust (T, 2)."""
-    grey = change.mean(-1, keepdim=True)  # (T, c, c, c, 1)
-    trust = trust[:, None, None, None, :]  # (T, 1, 1, 1, 2)
-    return trust[..., :1] * grey + trust[..., 1:] * (change - grey)
-
-
 class LookPrior(nn.Module):
     """A set of references (their features) → a LUT.
 
     Each reference's features go through a small MLP; the set is pooled by mean and standard deviation (so the
     prediction ignores order and count), together with the mean raw features; a head maps the pool to weights
-    over ``basis`` learned residual LUTs on a ``control`` grid; LUT = identity + weighted sum. With ``trust`` > 0
-    a second head (that wide) maps the pool and the weights to a trust in the residual's lightness (its grey part,
-    the mean over R, G, B) and in its colour (the rest), which scale them; ``trust`` = 0: no such head, full trust.
+    over ``basis`` learned residual LUTs on a ``control`` grid; LUT = identity + weighted sum.
     """
 
-    def __init__(self, basis: int = 64, hidden: int = 256, control: int = 17, trust: int = 0):
+    def __init__(self, basis: int = 64, hidden: int = 256, control: int = 17):
         super().__init__()
-        self.config = {"basis": basis, "hidden": hidden, "control": control, "trust": trust, "features": FEATURES}
+        self.config = {"basis": basis, "hidden": hidden, "control": control, "features": FEATURES}
         self.encode = nn.Sequential(nn.Linear(FEATURES, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU())
         self.head = nn.Sequential(
             nn.Linear(2 * hidden + FEATURES, 2 * hidden), nn.GELU(), nn.Linear(2 * hidden, hidden), nn.GELU(), nn.Linear(hidden, basis)
         )
         self.basis = nn.Parameter(torch.randn(basis, control, control, control, 3) * 1e-3)
-        self.trust = None
-        if trust:
-            self.trust = nn.Sequential(nn.Linear(2 * hidden + FEATURES + basis, trust), nn.GELU(), nn.Linear(trust, 2))
-            nn.init.zeros_(self.trust[-1].weight)
-            nn.init.constant_(self.trust[-1].bias, 4.0)  # starts at full trust (0.98)
         self.register_buffer("identity", identity_lut(control))
 
     def forward(self, features: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
@@ -169,11 +149,6 @@ class LookPrior(nn.Module):
 
         The LUTs are unclamped control grids (``control`` points per axis); T = sets.max() + 1.
         """
-        return self.identity + trusted_change(*self.read(features, sets))
-
-    def read(self, features: torch.Tensor, sets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The predicted change (T, c, c, c, 3) from identity, untrusted, and the trust (T, 2) in its lightness and
-        colour (ones without a trust head)."""
         tasks = int(sets.max()) + 1
         embedded = self.encode(features)  # (M, hidden)
         counts = torch.zeros(tasks, device=features.device).index_add_(0, sets, torch.ones(len(sets), device=features.device)).unsqueeze(1)  # (T, 1)
@@ -183,12 +158,9 @@ class LookPrior(nn.Module):
 
         mean = set_mean(embedded)
         spread = (set_mean(embedded.pow(2)) - mean.pow(2)).clamp_min(1e-6).sqrt()
-        pooled = torch.cat([mean, spread, set_mean(features)], dim=1)  # (T, 2·hidden + FEATURES)
-        weights = self.head(pooled)  # (T, basis)
+        weights = self.head(torch.cat([mean, spread, set_mean(features)], dim=1))  # (T, basis)
         residual = torch.einsum("tk,kabcd->tabcd", weights, self.basis)
-        if self.trust is None:
-            return residual, torch.ones(tasks, 2, device=features.device)
-        return residual, torch.sigmoid(self.trust(torch.cat([pooled, weights], dim=1)))
+        return self.identity + residual
 
     @torch.no_grad()
     def predict(self, references: Sequence[Image.Image | torch.Tensor], name: str = "Instant look", seed: int = 0) -> Look:
@@ -207,12 +179,9 @@ class LookPrior(nn.Module):
             crop_pixels(bank, torch.full((draws,), i), FEATURE_PIXELS, torch.Generator().manual_seed(_photo_seed(photo, seed)))
             for i, photo in enumerate(photos)
         ], dim=1)  # (draws, M, P, 3)
-        features, sets = pixel_features(pixels.flatten(0, 1)), torch.arange(draws).repeat_interleave(count)
-        controls = self.forward(features, sets)  # (draws, c, c, c, 3)
-        lightness, colour = self.read(features, sets)[1].mean(0).tolist()
+        controls = self.forward(pixel_features(pixels.flatten(0, 1)), torch.arange(draws).repeat_interleave(count))  # (draws, c, c, c, 3)
         lut = resample_lut(controls.mean(0), LUT_SIZE).clamp(0.0, 1.0)
-        metadata = {"references": len(references), "source": "prior", "trust_lightness": round(lightness, 3), "trust_colour": round(colour, 3)}
-        return Look(lut=lut, name=name, metadata=metadata)
+        return Look(lut=lut, name=name, metadata={"references": len(references), "source": "prior"})
 
     def save(self, path: str | Path, metadata: dict | None = None) -> None:
         """Write the weights as safetensors, with the configuration and ``metadata`` in the header."""

@@ -39,12 +39,6 @@ def save_weights(path: str | os.PathLike, tensors: dict[str, torch.Tensor], conf
     save_file(stored, str(path), metadata=header)
 
 
-def weights_metadata(path: str | os.PathLike) -> dict:
-    """The metadata a file written by ``save_weights`` carries (its header, less the network's configuration)."""
-    with safe_open(str(path), framework="pt") as file:
-        return {k: v for k, v in (file.metadata() or {}).items() if k != "config"}
-
-
 def load_network(cls, path: str | os.PathLike, features: int, what: str, buffers: tuple[str, ...] = ()):
     """A network of class ``cls`` rebuilt from a file written by ``save_weights`` (safetensors: no code runs).
 
