@@ -35,11 +35,11 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .cube import load_cube
-from .images import find_images, image_to_tensor, load_image, thumbnail
+from .images import find_images, load_image
 from .losses import rgb_to_lab
 from .lut import apply_lut_colours, blend_lut, identity_lut, resample_lut
 from .naturalness import NATURALNESS_FILE, NaturalnessDiscriminator
-from .prior import FEATURE_PIXELS, PRIOR_FILE, READ_SIZE, LookPrior, PhotoBank, crop_pixels, pixel_features
+from .prior import FEATURE_PIXELS, PRIOR_FILE, READ_SIZE, LookPrior, PhotoBank, crop_pixels, pixel_features, reading_size
 from .procedural import build_lut, hue_rotation_matrix, random_recipe
 from .weights import WEIGHTS_DIR
 
@@ -47,9 +47,9 @@ LOOK_SIZE = 33  # every look is handed to training at this size (procedural ones
 MAX_REFERENCES, HELD_OUT, HELD_OUT_PIXELS, RANDOM_COLOURS = 24, 4, 1024, 512
 
 
-def load_photos(paths: list[Path], size: int = READ_SIZE) -> list[torch.Tensor]:
-    """The training photos as (3, h, w) tensors in 0..1, reduced to ``size`` on the longer side."""
-    return [image_to_tensor(thumbnail(load_image(path, draft_size=size), size)) for path in paths]
+def load_photos(paths: list[Path]) -> list[torch.Tensor]:
+    """The training photos as (3, h, w) tensors in 0..1, at the size the prior reads photos (``reading_size``)."""
+    return [reading_size(load_image(path, draft_size=READ_SIZE)) for path in paths]
 
 
 def _uniform(generator: torch.Generator, low: float, high: float) -> float:
