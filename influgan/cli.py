@@ -1,21 +1,24 @@
 """Command line: ``python -m influgan {finetune,stylize,export-cube,import-cube,info} ...``.
 
-Bad input gives a one-line ``error: ...`` on stderr and exit code 2; nothing already written is lost.
+Bad input gives a one-line ``error: ...`` on stderr and exit code 2; nothing already written is lost. Every output
+path is checked before any work starts (``outputs.py``): no output replaces an input of the run, two outputs never
+share a name (the second ``x.jpg`` of a run is written as ``x-2.jpg``), and files are written atomically.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from .cube import CubeError, MAX_CUBE_SIZE, MIN_CUBE_SIZE
 from .finetune import ADVERSARIES, MAX_REFERENCES, MIN_REFERENCES, STARTS, FinetuneSettings, StepReport, finetune
-from .images import ImageError, find_images, load_image, load_training_image, save_image
+from .images import IMAGE_SUFFIXES, ImageError, find_images, load_training_images
 from .look import Look, LookError
 from .lut import MAX_STRENGTH
+from .outputs import OutputError, check_output_file, check_output_folder, write_atomically
+from .stylize import iter_stylize, same_format_name
 
-USER_ERRORS = (ImageError, LookError, CubeError, ValueError, FileNotFoundError)
+USER_ERRORS = (ImageError, LookError, CubeError, OutputError, ValueError, FileNotFoundError)
 
 
 class UserError(Exception):
@@ -34,72 +37,66 @@ def _progress(report: StepReport) -> None:
 
 def _load_many(files: list[Path], what: str) -> list:
     """Load every usable training photo in ``files``; unreadable, tiny or strip-thin ones are reported and skipped."""
-    images = []
-    for path in files:
-        try:
-            images.append(load_training_image(path, 512))
-        except ImageError as error:
-            print(f"warning: skipped {what} {error}", file=sys.stderr)
-    return images
+    loaded = load_training_images(files, 512)
+    for problem in loaded.problems:
+        print(f"warning: skipped {what} {problem}", file=sys.stderr)
+    return loaded.images
 
 
 def cmd_finetune(args: argparse.Namespace) -> None:
     files = find_images(args.refs)
     if len(files) > MAX_REFERENCES:  # refused before loading: which 50 show the look best is the user's choice
         raise UserError(f"{len(files)} reference photos given; a look learns from at most {MAX_REFERENCES}: choose the ones that show it best")
+    content_files = find_images(args.content) if args.content else []
+    if Path(args.out).suffix.lower() in (*IMAGE_SUFFIXES, ".cube"):
+        raise UserError(f"--out {args.out}: a look is written as a .look file (export-cube makes a .cube from it)")
+    out = check_output_file(args.out, [*files, *content_files])  # before the fine-tune, not after it
     references = _load_many(files, "reference")
     if not MIN_REFERENCES <= len(references) <= MAX_REFERENCES:
         raise UserError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} readable reference photos, got {len(references)}")
-    content = _load_many(find_images(args.content), "content photo") if args.content else None
+    content = _load_many(content_files, "content photo") if args.content else None
     settings = FinetuneSettings(steps=args.steps, seed=args.seed, adversary=args.adversary, start_from=args.start)
-    name = args.name or Path(args.out).stem
+    name = args.name or out.stem
     look = finetune(references, content, settings, callback=_progress, name=name)
-    look.save(args.out)
-    print(f"wrote {args.out} ({len(references)} references, {look.metadata['seconds']:.1f}s)")
-
-
-def _output_path(out_dir: Path, photo: Path) -> Path:
-    return out_dir / f"{photo.stem}{photo.suffix.lower() or '.png'}"
+    write_atomically(out, look.save)
+    print(f"wrote {out} ({len(references)} references, {look.metadata['seconds']:.1f}s)")
 
 
 def cmd_stylize(args: argparse.Namespace) -> None:
-    look = Look.load(args.look)
     if not 0.0 <= args.strength <= MAX_STRENGTH:
         raise UserError(f"--strength must be within 0..{MAX_STRENGTH}, got {args.strength}")
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    look = Look.load(args.look)
+    photos = find_images(args.photos)
+    out_dir = check_output_folder(args.out)
     failures = 0
-    for photo in find_images(args.photos):
-        started = time.perf_counter()
-        try:
-            image = load_image(photo, keep_alpha=True)
-            target = _output_path(out_dir, photo)
-            if target.resolve() == photo.resolve():
-                raise UserError(f"{photo.name}: the output would overwrite the input; choose another --out folder")
-            save_image(look.apply(image, args.strength), target)
-        except (ImageError, UserError, OSError) as error:
+    for done in iter_stylize(look, photos, out_dir, args.strength, inputs=[args.look]):
+        if done.error:
             failures += 1
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {done.error}", file=sys.stderr)
             continue
-        print(f"wrote {target} ({image.width}×{image.height}, {time.perf_counter() - started:.2f}s)")
+        if done.target.name != "".join(same_format_name(done.source)):
+            print(f"note: {done.source} → {done.target.name}: {done.source.stem}{done.source.suffix.lower()} is an input or another result of this run", file=sys.stderr)
+        print(f"wrote {done.target} ({done.size[0]}×{done.size[1]}, {done.seconds:.2f}s)")
     if failures:
         raise SystemExit(2)
 
 
 def cmd_export_cube(args: argparse.Namespace) -> None:
-    look = Look.load(args.look)
     if not MIN_CUBE_SIZE <= args.size <= MAX_CUBE_SIZE:
         raise UserError(f"--size must be within {MIN_CUBE_SIZE}..{MAX_CUBE_SIZE}, got {args.size}")
-    look.to_cube(args.out, args.size)
-    print(f"wrote {args.out} ({args.size}³ LUT)")
+    look = Look.load(args.look)
+    out = check_output_file(args.out, [args.look])
+    write_atomically(out, lambda path: look.to_cube(path, args.size))
+    print(f"wrote {out} ({args.size}³ LUT)")
 
 
 def cmd_import_cube(args: argparse.Namespace) -> None:
+    out = check_output_file(args.out, [args.cube])
     look = Look.from_cube(args.cube)
     if args.name:
         look.name = args.name
-    look.save(args.out)
-    print(f"wrote {args.out}")
+    write_atomically(out, look.save)
+    print(f"wrote {out}")
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -131,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("stylize", help="apply a look to photos", description="Apply a look to photos at full resolution.")
     p.add_argument("--look", required=True, help="a .look or .cube file")
     p.add_argument("--strength", type=float, default=1.0, help=f"style strength 0..{MAX_STRENGTH} (default %(default)s)")
-    p.add_argument("--out", required=True, help="output folder; each result is OUT/<input stem>.<same extension>")
+    p.add_argument("--out", required=True, help="output folder (created if needed); each result is OUT/<input stem>.<same extension>, or <stem>-2.<ext> when an input or another result of the run holds that name")
     p.add_argument("photos", nargs="+", metavar="PHOTO", help="photos (files or folders)")
     p.set_defaults(run=cmd_stylize)
 

@@ -11,7 +11,9 @@ import os
 import re
 import struct
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -117,6 +119,33 @@ def load_training_image(path: str | os.PathLike, size: int) -> Image.Image:
     with open_image(path) as header:  # the shape is checked before any pixels are decoded
         check_training_size(header.size, Path(path).name)
     return thumbnail(load_image(path, draft_size=size), size)
+
+
+@dataclass
+class TrainingImages:
+    """Photos read for a fine-tune (references or content), with what was skipped and why."""
+
+    images: list[Image.Image] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # file names, one per image
+    problems: list[str] = field(default_factory=list)  # one line per unusable file: "<name>: <reason>"
+    left_over: int = 0  # files not read because ``limit`` usable ones were already found
+
+
+def load_training_images(paths: Sequence[str | os.PathLike], size: int, limit: int | None = None) -> TrainingImages:
+    """Read each file with ``load_training_image``; unusable ones are listed in ``problems`` and skipped, and once
+    ``limit`` images are read the rest are only counted (``left_over``)."""
+    loaded = TrainingImages()
+    for index, path in enumerate(paths):
+        if limit is not None and len(loaded.images) >= limit:
+            loaded.left_over = len(paths) - index
+            break
+        try:
+            loaded.images.append(load_training_image(path, size))
+        except ImageError as error:
+            loaded.problems.append(str(error))
+            continue
+        loaded.names.append(Path(path).name)
+    return loaded
 
 
 def to_srgb(image: Image.Image, keep_alpha: bool = False) -> Image.Image:

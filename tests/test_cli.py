@@ -124,3 +124,105 @@ def test_unreadable_reference_is_skipped_with_a_warning(workspace, tmp_path):
     (refs / "zero.jpg").write_bytes(b"")
     result = run("finetune", "--refs", refs, "--out", tmp_path / "x.look", "--steps", 2)
     assert "skipped reference zero.jpg: the file is empty" in result.stderr
+
+
+# --- no output ever replaces an input, two outputs never collide, and all of it is checked before any work ---
+def _bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_stylize_never_replaces_an_input_in_the_output_folder(workspace, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()
+    synthetic_photo(1, (40, 30)).save(tmp_path / "in" / "a.jpg")
+    synthetic_photo(2, (40, 30)).save(tmp_path / "out" / "a.jpg")
+    before = (tmp_path / "out" / "a.jpg").read_bytes()
+    result = run("stylize", "--look", workspace / "my.look", "--out", tmp_path / "out", tmp_path / "in" / "a.jpg", tmp_path / "out" / "a.jpg")
+    assert (tmp_path / "out" / "a.jpg").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a-2.jpg", "a-3.jpg", "a.jpg"]
+    assert result.stdout.count("wrote") == 2 and "a-2.jpg" in result.stderr
+
+
+def test_stylize_gives_same_named_photos_distinct_outputs(workspace, tmp_path):
+    for index, folder in enumerate(("d1", "d2")):
+        (tmp_path / folder).mkdir()
+        synthetic_photo(index, (40, 30)).save(tmp_path / folder / "x.jpg")
+    run("stylize", "--look", workspace / "my.look", "--out", tmp_path / "o", tmp_path / "d1", tmp_path / "d2")
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["x-2.jpg", "x.jpg"]
+    assert (tmp_path / "o" / "x.jpg").read_bytes() != (tmp_path / "o" / "x-2.jpg").read_bytes()
+
+
+@pytest.mark.parametrize("link", [os.link, os.symlink])
+def test_stylize_never_writes_through_a_link_to_an_input(workspace, tmp_path, link):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "o").mkdir()
+    synthetic_photo(3, (40, 30)).save(tmp_path / "d" / "x.jpg")
+    before = (tmp_path / "d" / "x.jpg").read_bytes()
+    link(tmp_path / "d" / "x.jpg", tmp_path / "o" / "x.jpg")
+    run("stylize", "--look", workspace / "my.look", "--out", tmp_path / "o", tmp_path / "d")
+    assert (tmp_path / "d" / "x.jpg").read_bytes() == before and (tmp_path / "o" / "x-2.jpg").exists()
+
+
+def test_stylize_replaces_an_earlier_result_that_is_not_an_input(workspace, tmp_path):
+    synthetic_photo(4, (40, 30)).save(tmp_path / "x.png")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "x.png").write_bytes(b"an earlier result")
+    run("stylize", "--look", workspace / "my.look", "--out", tmp_path / "o", tmp_path / "x.png")
+    assert Image.open(tmp_path / "o" / "x.png").size == (40, 30)
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["x.png"]  # no temporary file left behind
+
+
+def _refuse(args, cwd, message):
+    result = subprocess.run([sys.executable, "-m", "influgan", *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
+    assert "fine-tune [" not in result.stderr  # refused before any work
+    return result
+
+
+def test_finetune_refuses_to_write_over_a_reference(workspace, tmp_path):
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for path in (workspace / "refs").iterdir():
+        (refs / path.name).write_bytes(path.read_bytes())
+    before = _bytes(refs)
+    _refuse(["finetune", "--refs", refs, "--out", refs / "ref0.png", "--steps", 2], tmp_path, ".look")
+    (refs / "feed.look").symlink_to(refs / "ref1.png")
+    _refuse(["finetune", "--refs", refs, "--out", refs / "feed.look", "--steps", 2], tmp_path, "is an input")
+    (refs / "feed.look").unlink()
+    assert _bytes(refs) == before
+
+
+@pytest.mark.parametrize("out, message", [("nofile/x.look", "does not exist"), ("/proc/x.look", "cannot write"), (".", "is a folder")])
+def test_finetune_checks_its_output_before_training(workspace, tmp_path, out, message):
+    _refuse(["finetune", "--refs", workspace / "refs", "--out", out, "--steps", 50], tmp_path, message)
+
+
+def test_stylize_refuses_an_output_folder_that_is_a_file(workspace, tmp_path):
+    (tmp_path / "o").write_bytes(b"a file")
+    _refuse(["stylize", "--look", workspace / "my.look", "--out", tmp_path / "o", workspace / "me.png"], tmp_path, "is a file")
+    assert (tmp_path / "o").read_bytes() == b"a file"
+
+
+def test_export_and_import_cube_refuse_to_replace_their_input(workspace, tmp_path):
+    look = tmp_path / "my.look"
+    look.write_bytes((workspace / "my.look").read_bytes())
+    _refuse(["export-cube", "--look", look, "--out", look], tmp_path, "is an input")
+    assert look.read_bytes() == (workspace / "my.look").read_bytes()
+    run("export-cube", "--look", look, "--out", tmp_path / "my.cube")
+    cube = (tmp_path / "my.cube").read_bytes()
+    _refuse(["import-cube", "--cube", tmp_path / "my.cube", "--out", tmp_path / "my.cube"], tmp_path, "is an input")
+    assert (tmp_path / "my.cube").read_bytes() == cube
+
+
+def test_long_photo_names_are_shortened_not_failed(workspace, tmp_path):
+    name = "é" * 125 + ".png"  # 254 bytes: its "-2" twin would not fit in 255
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder in ("a", "b"):
+        synthetic_photo(5, (40, 30)).save(tmp_path / folder / name)
+    run("stylize", "--look", workspace / "my.look", "--out", tmp_path / "o", tmp_path / "a", tmp_path / "b")
+    names = sorted(p.name for p in (tmp_path / "o").iterdir())
+    assert len(names) == 2 and all(len(n.encode()) <= 255 for n in names) and names[0].endswith("-2.png")
