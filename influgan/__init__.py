@@ -10,7 +10,7 @@
 __version__ = "0.1.0"
 
 from .cube import CubeError, load_cube, save_cube
-from .finetune import FinetuneCancelled, FinetuneSettings, StepReport, finetune
+from .finetune import FinetuneCancelled, FinetuneSettings, StepReport, finetune, finetune_steps
 from .finishing import Finish
 from .images import ImageError, load_image, save_image
 from .look import Look, LookError
@@ -26,6 +26,7 @@ __all__ = [
     "LookError",
     "StepReport",
     "finetune",
+    "finetune_steps",
     "instant_look",
     "load_cube",
     "load_image",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -99,17 +99,18 @@ class FinetuneSettings:
 
 @dataclass
 class StepReport:
-    """What the callback gets after each step."""
+    """What ``finetune_steps`` yields after each step (and the callback of ``finetune`` gets)."""
 
     step: int  # 1-based
     steps: int
-    losses: dict[str, float]
+    losses: dict[str, float]  # this step's terms; "feed_distance": how far the look's colours are from the feed's (ΔE)
     elapsed: float  # seconds since the fine-tune started
     generator: LookGenerator = field(repr=False)
+    result: Look | None = None  # the finished look, on the last step's report only
 
     def look(self) -> Look:
         """The look as it stands now (cheap: a 33³ table), e.g. for a live preview."""
-        return self.generator.to_look()
+        return self.result if self.result is not None else self.generator.to_look()
 
 
 ImageSource = Image.Image | str
@@ -232,23 +233,21 @@ def _inversion_losses(lut, inverse: LookGenerator, naturalness, ref_flat, colour
     return natural, cycle
 
 
-def finetune(
+def finetune_steps(
     references: Sequence[ImageSource],
     content: Sequence[ImageSource] | None = None,
     settings: FinetuneSettings | None = None,
     start: Look | None = None,
-    callback: Callback | None = None,
-    cancel: threading.Event | None = None,
     name: str = "My look",
     prior: LookPrior | None = None,
-) -> Look:
-    """Learn a look from 3–50 reference photos (Pillow images or paths).
+) -> Iterator[StepReport]:
+    """Learn a look from 3–50 reference photos (Pillow images or paths), one step at a time: yields a StepReport
+    after every step; the last one carries the finished look in ``result``. Stop iterating to cancel.
 
     content: plain photos to learn the mapping from; the shipped examples serve when none are given.
     start: a look to start from (default: per ``settings.start_from``, the prior's instant look or identity);
     the fine-tune is pulled toward it by ``settings.anchor_weight``. prior: a LookPrior to use instead of the
-    shipped one. callback: called after every step with a StepReport.
-    cancel: set it from another thread to stop; raises FinetuneCancelled.
+    shipped one.
     """
     settings = settings or FinetuneSettings()
     if not MIN_REFERENCES <= len(references) <= MAX_REFERENCES:
@@ -294,8 +293,6 @@ def finetune(
     )
 
     for step in range(1, settings.steps + 1):
-        if cancel is not None and cancel.is_set():
-            raise FinetuneCancelled("fine-tune cancelled")
         losses: dict[str, float] = {}
 
         fake_crops = real_crops = None
@@ -314,7 +311,9 @@ def finetune(
         colours = _content_colours(content_pixels, histogram, settings.colour_samples, settings.natural_share, generator)
         generated = rgb_to_lab(apply_lut_colours(colours, lut)) / 100.0
         target = _sample(ref_lab, settings.colour_samples, generator)
-        colour_loss = sliced_wasserstein(generated, target, generator=generator) * 100.0
+        distance = sliced_wasserstein(generated, target, generator=generator)
+        colour_loss = distance * 100.0
+        losses["feed_distance"] = (3.0 * float(distance.detach())) ** 0.5 * 100.0  # ΔE: 3 × the mean 1D share, in Lab units
         if anchor is not None:
             anchored = rgb_to_lab(apply_lut_colours(colours, anchor)) / 100.0
             anchor_loss = (generated - anchored).pow(2).sum(-1).mean() * 100.0  # same units: squared ΔE / 100
@@ -344,18 +343,38 @@ def finetune(
         g_optimizer.step()
         losses["total"] = float(g_loss.detach())
 
-        if callback is not None:
-            callback(StepReport(step, settings.steps, losses, time.perf_counter() - started, look_generator))
+        report = StepReport(step, settings.steps, losses, time.perf_counter() - started, look_generator)
+        if step == settings.steps:
+            metadata = {
+                "references": len(references),
+                "started_from": "prior" if start is not None and start.metadata.get("source") == "prior" else "look" if start else "identity",
+                "content_photos": len(content),
+                "anchor_weight": round(anchor_weight, 4) if anchor is not None else 0.0,
+                "settings": asdict(settings),
+                "seconds": round(report.elapsed, 2),
+            }
+            report.result = look_generator.to_look(name=name, metadata=metadata)
+        yield report
 
-    metadata = {
-        "references": len(references),
-        "started_from": "prior" if start is not None and start.metadata.get("source") == "prior" else "look" if start else "identity",
-        "content_photos": len(content),
-        "anchor_weight": round(anchor_weight, 4) if anchor is not None else 0.0,
-        "settings": asdict(settings),
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    return look_generator.to_look(name=name, metadata=metadata)
+
+def finetune(
+    references: Sequence[ImageSource],
+    content: Sequence[ImageSource] | None = None,
+    settings: FinetuneSettings | None = None,
+    start: Look | None = None,
+    callback: Callback | None = None,
+    cancel: threading.Event | None = None,
+    name: str = "My look",
+    prior: LookPrior | None = None,
+) -> Look:
+    """Learn a look (see ``finetune_steps``) and return it. callback: called after every step with its StepReport;
+    cancel: set it from another thread to stop after the current step (raises FinetuneCancelled)."""
+    for report in finetune_steps(references, content, settings, start, name, prior):
+        if callback is not None:
+            callback(report)
+        if cancel is not None and cancel.is_set():
+            raise FinetuneCancelled("fine-tune cancelled")
+    return report.result
 
 
 def default_content() -> list[Image.Image]:

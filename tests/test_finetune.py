@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import synthetic_photo
-from influgan import FinetuneCancelled, FinetuneSettings, Look, finetune
+from influgan import FinetuneCancelled, FinetuneSettings, Look, finetune, finetune_steps
 from influgan.lut import identity_lut
 
 FAST = dict(steps=40, thumb_size=64, crop_size=32, colour_samples=1024)
@@ -138,3 +138,18 @@ def test_a_wrong_start_gives_way_to_the_references(photos):
 
     assert adaptive.metadata["anchor_weight"] < 0.2 * fixed.metadata["anchor_weight"]
     assert miss(adaptive) < 0.7 * miss(fixed)
+
+
+def test_finetune_steps_yields_every_step_then_the_look(photos):
+    reports = list(finetune_steps(feed(3), photos[:2], FinetuneSettings(**{**FAST, "steps": 4}), name="Stepwise"))
+    assert [r.step for r in reports] == [1, 2, 3, 4]
+    assert all(r.result is None for r in reports[:-1]) and reports[-1].result.name == "Stepwise"
+    assert all(r.losses["feed_distance"] > 0 for r in reports)
+    assert reports[-1].look() is reports[-1].result
+
+
+def test_closing_finetune_steps_stops_it(photos):
+    steps = finetune_steps(feed(3), photos[:2], FinetuneSettings(**FAST))
+    first = next(steps)
+    steps.close()  # what Gradio does to a cancelled event's generator
+    assert first.step == 1 and steps.gi_frame is None
