@@ -1,8 +1,10 @@
 """InfluGAN in the browser: learn a creator's look from a few of their posts, and put it on your photos.
 
-A thin layer over the ``influgan`` package: the functions below turn UI inputs into package calls; the
-``gr.Blocks`` body is only layout and event wiring. Every visitor gets their own ``gr.State`` and temporary
-folder, removed when they leave. Runs offline and on a CPU.
+A thin layer over the ``influgan`` package: the handlers below turn UI inputs into package calls and return dicts
+of component updates; the ``gr.Blocks`` body is layout and event wiring. Each visitor has a ``Session``
+(``influgan/session.py``): their feed, photos and looks, in a private folder inside Gradio's cache (so results
+are served as they are, never copied), deleted when Gradio drops the session. Image work shares one memory
+budget (``influgan/budget.py``). Runs offline and on a CPU.
 
     pip install -r requirements.txt && python app.py        # then open http://127.0.0.1:7860
 """
@@ -13,25 +15,32 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no calls home
 
 import dataclasses
-import hashlib
-import queue
+import functools
+import html
+import inspect
+import logging
+import math
 import re
-import shutil
-import tempfile
 import threading
+import time
 import zipfile
 from functools import lru_cache
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
-import torch
+from gradio.utils import get_upload_folder
 from PIL import Image
 
 import influgan
-from influgan.finetune import MAX_REFERENCES, MIN_REFERENCES
+from influgan.budget import BudgetTimeout, MemoryBudget, decode_cost
 from influgan.fingerprint import render_fingerprint
-from influgan.images import check_training_size, load_training_image, thumbnail
+from influgan.finetune import MAX_REFERENCES, MIN_REFERENCES
+from influgan.images import check_training_size, load_training_images, thumbnail
+from influgan.lut import blend_lut
+from influgan.outputs import OutputError
+from influgan.session import Photo, Reference, Session, SessionClosed, SessionFull, process_root, sweep_files
+from influgan.stylize import iter_stylize, share_name
 
 try:  # ZeroGPU Spaces: run the fine-tune under @spaces.GPU; everywhere else plain CPU
     import spaces
@@ -46,7 +55,8 @@ LOOKS_DIR = ROOT / "weights" / "looks"
 EXAMPLE_FEED = ROOT / "examples" / "feed"
 EXAMPLE_PHOTO = ROOT / "examples" / "content" / "chelsea.jpg"
 SAMPLE_PHOTO = ROOT / "examples" / "content" / "astronaut.jpg"  # training preview when the user has no photos yet
-SESSIONS_DIR = Path(tempfile.gettempdir()) / "influgan-sessions"
+CACHE_DIR = Path(get_upload_folder())  # Gradio's upload folder and file cache
+SESSIONS_ROOT = CACHE_DIR / "influgan-sessions"
 
 MAX_PHOTOS = 30
 REFERENCE_SIZE = 1024  # references are kept at this size (the fine-tune looks at 128 px thumbnails)
@@ -55,54 +65,104 @@ DEFAULT_STEPS = int(os.environ.get("INFLUGAN_STEPS", "200"))
 PREVIEW_EVERY = 10  # steps between live previews during the fine-tune
 GRAIN_MAX = influgan.Finish.RANGES["grain_amount"][1]
 LOOK_SUFFIXES = (".look", ".cube")
-
-torch.set_num_threads(min(2, os.cpu_count() or 1))  # a Space has 2 vCPUs; leave room for the web server
-_cancel_events: dict[str, threading.Event] = {}  # per session; threading.Event cannot live in gr.State
-
-
-# --- per-session state -------------------------------------------------------------------------------------
-def _session_dir(key: str) -> Path:
-    """A visitor's private folder. The session hash comes from the client: it is hashed, never used as a path."""
-    return SESSIONS_DIR / hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:32]
+MEMORY = MemoryBudget(int(float(os.environ.get("INFLUGAN_MEMORY_MB", "768")) * 2**20))  # all image work of the process
+FINETUNE_MEMORY = 256 * 2**20  # what a fine-tune holds beyond the references (thumbnails, networks, optimiser)
+UPLOAD_TTL = 3600.0  # seconds an upload stays in Gradio's folder: each is read within seconds of arriving
+USER_ERRORS = (influgan.ImageError, influgan.LookError, influgan.CubeError, SessionFull, OutputError, BudgetTimeout, ValueError)
+log = logging.getLogger("influgan.app")
 
 
-def _new_session(request: gr.Request | None) -> dict:
-    """A visitor's state: their references, looks and photos, and a private temporary folder."""
-    key = (request.session_hash if request is not None and request.session_hash else None) or os.urandom(8).hex()
-    folder = _session_dir(key)
-    folder.mkdir(parents=True, exist_ok=True)
-    return {"key": key, "dir": str(folder), "refs": [], "looks": {}, "photos": [], "current": 0, "preview": None, "counter": 0}
+# --- text a visitor sent is shown as text, never as markup ----------------------------------------------------
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&\"'])")
 
 
-def _session(state: dict | None, request: gr.Request | None) -> dict:
-    if not state:
-        state = _new_session(request)
-    Path(state["dir"]).mkdir(parents=True, exist_ok=True)  # recreated if a cleanup removed it
-    return state
+def md(text: object) -> str:
+    """A user-supplied string (file name, look name, error naming them) made safe inside Markdown: every markup
+    character is escaped, so ``<img src=…>`` or ``![x](http://…)`` shows as those characters and fetches nothing."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
 
 
-def _unique_path(state: dict, name: str) -> Path:
-    """A fresh file path in the session folder, keeping ``name``'s readable stem and suffix."""
-    state["counter"] += 1
-    stem, suffix = Path(name).stem, Path(name).suffix.lower()
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")[:60] or "file"
-    return Path(state["dir"]) / f"{state['counter']:03d}_{stem}{suffix}"
+def toast(text: object) -> str:
+    """A string made safe for Gradio's toasts (gr.Info/Warning/Error), which render HTML."""
+    return html.escape(str(text), quote=False)  # quotes are harmless in text: only markup characters are escaped
 
 
-def cleanup_session(request: gr.Request) -> None:
-    """When a visitor leaves: cancel their fine-tune and delete their files."""
-    key = request.session_hash or ""
-    event = _cancel_events.pop(key, None)
-    if event is not None:
-        event.set()
-    if key:
-        shutil.rmtree(_session_dir(key), ignore_errors=True)
+# --- every handler: user errors as one clear message, and never a bare "Error" --------------------------------
+def _friendly(error: BaseException) -> gr.Error:
+    if isinstance(error, gr.Error):
+        return error
+    if isinstance(error, SessionClosed):
+        return gr.Error("This session has ended. Reload the page to start again.")
+    if isinstance(error, USER_ERRORS):
+        return gr.Error(toast(error))
+    log.exception("handler failed", exc_info=error)
+    return gr.Error(f"Something went wrong ({type(error).__name__}). Nothing of yours was lost; please try again.")
 
 
-def delete_state(state: dict | None) -> None:
-    """gr.State's delete callback (session expired): delete the session folder."""
-    if state and state.get("dir"):
-        shutil.rmtree(state["dir"], ignore_errors=True)
+def handler(fn):
+    """Wrap an event handler (plain or generator) so any failure reaches the visitor as one readable line."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def generator(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as error:
+                raise _friendly(error) from None
+        return generator
+
+    @functools.wraps(fn)
+    def plain(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as error:
+            raise _friendly(error) from None
+    return plain
+
+
+def _number(value, what: str, low: float, high: float) -> float:
+    """A slider or number from the page or the API, checked: finite and within its range."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not low <= number <= high:  # NaN fails too
+        raise gr.Error(toast(f"{what} must be a number within {low:g}..{high:g}, got {value!r}"))
+    return number
+
+
+# --- sessions -----------------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def sessions_root() -> Path:
+    """This process's folder of session folders (folders of dead processes are removed on first use)."""
+    return process_root(SESSIONS_ROOT)
+
+
+def _session(state: Session | None) -> Session:
+    """The visitor's session, or a new one for a first visit (or when the old one has ended)."""
+    if isinstance(state, Session) and not state.closed:
+        return state
+    return Session.create(sessions_root())
+
+
+def end_session(state: Session | None) -> None:
+    """gr.State's delete callback: Gradio dropped the visitor's state (an hour after the tab closed, or after six
+    hours unused); their folder goes with it, once any request of theirs still running is done."""
+    if isinstance(state, Session):
+        threading.Thread(target=state.close, name="influgan-end-session", daemon=True).start()
+
+
+@lru_cache(maxsize=1)
+def housekeeping(interval: float = 300.0) -> None:
+    """Every ``interval`` seconds: delete uploads older than UPLOAD_TTL from Gradio's folder (not the sessions)."""
+    def loop() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                sweep_files(CACHE_DIR, UPLOAD_TTL, keep=SESSIONS_ROOT)
+            except OSError:
+                log.exception("sweeping old uploads failed")
+
+    threading.Thread(target=loop, name="influgan-housekeeping", daemon=True).start()
 
 
 # --- looks -------------------------------------------------------------------------------------------------
@@ -114,130 +174,24 @@ def builtin_looks() -> dict[str, influgan.Look]:
     return {look.name: look for look in map(influgan.Look.load, paths)}
 
 
-def _all_looks(state: dict) -> dict[str, influgan.Look]:
-    return {**builtin_looks(), **state["looks"]}
+def _all_looks(session: Session) -> dict[str, influgan.Look]:
+    return {**builtin_looks(), **session.looks}
 
 
-def _look_choices(state: dict) -> list[str]:
-    return list(state["looks"])[::-1] + list(builtin_looks())  # the visitor's newest first
+def _look_choices(session: Session) -> list[str]:
+    return list(session.looks)[::-1] + list(builtin_looks())  # the visitor's newest first
 
 
-def _get_look(state: dict, name: str | None) -> influgan.Look:
-    looks = _all_looks(state)
+def _get_look(session: Session, name: str | None) -> influgan.Look:
+    looks = _all_looks(session)
     if not name or name not in looks:
         raise gr.Error("Choose a look first (a built-in one, one you made, or upload a .look or .cube file).")
     return looks[name]
 
 
-def _finish_for(look: influgan.Look, grain: float, vignette: float) -> influgan.Finish:
-    """The look's finishing with the sliders' grain (0–100 % of the maximum) and vignette (−100–100 %)."""
-    return dataclasses.replace(look.finish, grain_amount=GRAIN_MAX * grain / 100.0, vignette_amount=vignette / 100.0)
-
-
-def _slider_values(look: influgan.Look) -> tuple[float, float]:
-    return round(100.0 * look.finish.grain_amount / GRAIN_MAX, 1), round(100.0 * look.finish.vignette_amount, 1)
-
-
-# --- references --------------------------------------------------------------------------------------------
-def _reference_outputs(state: dict, problems: list[str]):
-    refs = state["refs"]
-    gallery = [(path, name) for path, name in refs]
-    if refs:
-        palette, histograms = render_fingerprint([Image.open(path) for path, _ in refs])
-    else:
-        palette = histograms = None
-    lines = []
-    if refs:
-        count = len(refs)
-        ready = "ready to learn the look" if count >= MIN_REFERENCES else f"add {MIN_REFERENCES - count} more"
-        lines.append(f"**{count} reference photo{'s' if count != 1 else ''}** — {ready}.")
-    if problems:
-        lines.append("Skipped:\n" + "\n".join(f"- {problem}" for problem in problems))
-    return gallery, "\n\n".join(lines), palette, histograms, state
-
-
-def add_references(files: list[str] | None, state: dict | None, request: gr.Request):
-    """Add uploaded photos to the feed; unreadable or unusable files are listed with the reason and skipped.
-
-    A feed holds at most MAX_REFERENCES photos: beyond that, the first usable ones are kept and the rest counted.
-    """
-    state = _session(state, request)
-    problems, over_cap = [], 0
-    for path in files or []:
-        if len(state["refs"]) >= MAX_REFERENCES:
-            over_cap += 1
-            continue
-        try:
-            image = load_training_image(path, REFERENCE_SIZE)
-        except influgan.ImageError as error:
-            problems.append(str(error))
-            continue
-        name = Path(path).name
-        stored = _unique_path(state, Path(name).stem + ".jpg")
-        influgan.save_image(image, stored)
-        state["refs"].append((str(stored), name))
-    skipped = len(problems) + over_cap
-    if over_cap:
-        problems.append(
-            f"{over_cap} more photo{'s' if over_cap != 1 else ''}: a feed holds at most {MAX_REFERENCES} photos, "
-            f"so the first {MAX_REFERENCES} usable ones were kept"
-        )
-    if skipped:
-        gr.Warning(f"Skipped {skipped} file{'s' if skipped != 1 else ''}; the others were kept. See the list below the gallery.")
-    if files and not state["refs"]:
-        raise gr.Error("None of these files could be used as reference photos.")
-    return _reference_outputs(state, problems)
-
-
-def clear_references(state: dict | None, request: gr.Request):
-    """Start a new feed (the looks made so far are kept)."""
-    state = _session(state, request)
-    for path, _ in state["refs"]:
-        Path(path).unlink(missing_ok=True)
-    state["refs"] = []
-    return _reference_outputs(state, [])
-
-
-# --- personalize (fine-tune) -------------------------------------------------------------------------------
-def _sample_photo(state: dict) -> Image.Image:
-    """The photo the live preview shows: the visitor's current photo, else an example."""
-    if state["preview"] is not None:
-        return thumbnail(Image.open(state["preview"]), 512)
-    return thumbnail(influgan.load_image(SAMPLE_PHOTO), 512)
-
-
-def _content_photos(state: dict) -> list[Image.Image] | None:
-    """The visitor's own photos that can teach the mapping (None: use the default content).
-
-    Example photos don't (the example feed pairs with the default content); nor do tiny or strip-thin ones, which
-    can still be stylized.
-    """
-    images = []
-    for photo in state["photos"]:
-        if photo.get("example"):
-            continue
-        image = Image.open(photo["preview"])
-        try:
-            check_training_size(image.size, photo["name"])
-        except influgan.ImageError:
-            continue
-        images.append(image.convert("RGB"))
-    return images or None
-
-
-def _loss_frame(history: list[tuple[int, dict]]) -> pd.DataFrame:
-    rows = [
-        {"step": step, "loss": losses[key], "term": key}
-        for step, losses in history
-        for key in ("total", "colour")
-        if key in losses
-    ]
-    return pd.DataFrame(rows, columns=["step", "loss", "term"])
-
-
-def _unique_look_name(state: dict, name: str) -> str:
-    name = (name or "").strip()[:60] or "My look"
-    taken = set(_all_looks(state))
+def _unique_look_name(session: Session, name: str) -> str:
+    name = " ".join((name or "").split())[:60] or "My look"
+    taken = set(_all_looks(session))
     if name not in taken:
         return name
     index = 2
@@ -246,258 +200,418 @@ def _unique_look_name(state: dict, name: str) -> str:
     return f"{name} ({index})"
 
 
-@_gpu
-def _run_finetune(references, content, settings, start, callback, cancel, name):
-    return influgan.finetune(references, content, settings, start=start, callback=callback, cancel=cancel, name=name)
+def _finish_for(look: influgan.Look, grain: float, vignette: float) -> influgan.Finish:
+    """The look's finishing with the sliders' grain (0–100 % of the maximum) and vignette (−100–100 %)."""
+    grain = _number(grain, "Grain", 0, 100)
+    vignette = _number(vignette, "Vignette", -100, 100)
+    return dataclasses.replace(look.finish, grain_amount=GRAIN_MAX * grain / 100.0, vignette_amount=vignette / 100.0)
 
 
-def train_look(name: str, steps: float, seed: float, state: dict | None, request: gr.Request, progress=gr.Progress()):
-    """Fine-tune a look on the feed, streaming progress, a live preview and the loss curve; then offer downloads.
-
-    Yields (status, preview image, loss frame, download files, look dropdown, state).
-    """
-    state = _session(state, request)
-    refs = state["refs"]
-    minimum = MIN_REFERENCES
-    if len(refs) < minimum:
-        raise gr.Error(f"Add at least {minimum} reference photos on the References tab first (you have {len(refs)}).")
-    cancel = threading.Event()
-    references = [Image.open(path).convert("RGB") for path, _ in refs]
-    content = _content_photos(state)
-    settings = influgan.FinetuneSettings(steps=int(steps), seed=int(seed or 0))
-    look_name = _unique_look_name(state, name)
-    sample = _sample_photo(state)
-    reports: queue.Queue = queue.Queue()
-    outcome: dict = {}
-
-    def callback(report: influgan.StepReport) -> None:
-        reports.put((report.step, report.steps, dict(report.losses), report.elapsed, report.look() if report.step % PREVIEW_EVERY == 0 or report.step == report.steps else None))
-
-    def work() -> None:
-        try:
-            outcome["look"] = _run_finetune(references, content, settings, instant, callback, cancel, look_name)
-        except BaseException as error:  # handed to the UI thread below
-            outcome["error"] = error
-        finally:
-            reports.put(None)
-
-    thread = threading.Thread(target=work, name=f"finetune-{state['key']}", daemon=True)
-    history: list[tuple[int, dict]] = []
-    _cancel_events[state["key"]] = cancel
-    try:
-        progress(0, desc="Reading the feed…")
-        instant = influgan.instant_look(references, name=look_name)  # the learned prior: a first look in < 1 s
-        if instant is None:
-            yield "Learning the look…", gr.skip(), _loss_frame([]), gr.skip(), gr.skip(), state
-        else:
-            yield "Instant look from the prior; refining it on your feed…", instant.apply(sample), _loss_frame([]), gr.skip(), gr.skip(), state
-        thread.start()
-        while (item := reports.get()) is not None:
-            step, total, losses, elapsed, look = item
-            history.append((step, losses))
-            progress((step, total), desc=f"Learning the look ({elapsed:.0f} s)", unit="steps")
-            if look is not None:
-                yield f"Step {step} of {total} · {elapsed:.1f} s", look.apply(sample), _loss_frame(history), gr.skip(), gr.skip(), state
-    finally:
-        # Done, or Gradio closed this generator because the visitor left or the event was cancelled: then the
-        # worker stops at its next step and drops what it holds. Not joined here: Gradio closes generators on its
-        # event loop, which must not wait for a training step.
-        cancel.set()
-        if _cancel_events.get(state["key"]) is cancel:
-            del _cancel_events[state["key"]]
-    thread.join()  # already finished: it sent its last report
-    if isinstance(outcome.get("error"), influgan.FinetuneCancelled):
-        gr.Info("Fine-tune cancelled; nothing was kept.")
-        yield "Cancelled. Press **Learn this look** to start again.", gr.skip(), _loss_frame(history), gr.skip(), gr.skip(), state
-        return
-    if "error" in outcome:
-        error = outcome["error"]
-        raise gr.Error(f"The fine-tune failed: {error}") if isinstance(error, ValueError) else error
-    look: influgan.Look = outcome["look"]
-    state["looks"][look.name] = look
-    files = _look_files(state, look)
-    seconds = look.metadata.get("seconds", 0.0)
-    status = f"**{look.name}** learned from {len(refs)} photos in {seconds:.1f} s. It is now selected on the Stylize tab."
-    dropdown = gr.update(choices=_look_choices(state), value=look.name)
-    yield status, look.apply(sample), _loss_frame(history), files, dropdown, state
+def _slider_values(look: influgan.Look) -> tuple[float, float]:
+    return round(100.0 * look.finish.grain_amount / GRAIN_MAX, 1), round(100.0 * look.finish.vignette_amount, 1)
 
 
-def _look_files(state: dict, look: influgan.Look) -> list[str]:
-    """Write a look as .look and .cube into the session folder; returns both paths."""
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", look.name).strip("_") or "look"
-    folder = Path(state["dir"]) / f"look_{state['counter'] + 1:03d}"
-    state["counter"] += 1
-    folder.mkdir(exist_ok=True)
+def _look_files(session: Session, look: influgan.Look, strength: float = 100.0) -> list[str]:
+    """The look as a .look file and as a .cube LUT at ``strength`` %, in a fresh folder of the session; only
+    the newest downloads are kept."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", look.name).strip("_")[:60] or "look"
+    folder = session.new_folder("look")
     look_path, cube_path = folder / f"{stem}.look", folder / f"{stem}.cube"
     look.save(look_path)
-    look.to_cube(cube_path)
+    influgan.save_cube(cube_path, blend_lut(look.lut, strength / 100.0), look.name)
+    session.keep_recent("look-files", folder, keep=2)
     return [str(look_path), str(cube_path)]
 
 
-def cancel_training(state: dict | None, request: gr.Request) -> str:
-    """Stop this visitor's running fine-tune (the training loop checks the event every step)."""
-    key = (state or {}).get("key") or request.session_hash
-    event = _cancel_events.get(key)
-    if event is None:
-        return "Nothing is running."
-    event.set()
-    return "Cancelling…"
+# --- references --------------------------------------------------------------------------------------------
+def _references_view(session: Session, problems: list[str] = ()) -> dict:
+    """Gallery, notes and fingerprint of the feed as it stands."""
+    refs = session.refs
+    if refs:
+        palette, histograms = render_fingerprint([Image.open(ref.path) for ref in refs])
+        palette_path = session.keep_recent("palette", session.new_path("palette.png"), keep=2)
+        histograms_path = session.keep_recent("histograms", session.new_path("histograms.png"), keep=2)
+        palette.save(palette_path)
+        histograms.save(histograms_path)
+    else:
+        palette_path = histograms_path = None
+    lines = []
+    if refs:
+        count = len(refs)
+        ready = "ready to learn the look" if count >= MIN_REFERENCES else f"add {MIN_REFERENCES - count} more"
+        lines.append(f"**{count} reference photo{'s' if count != 1 else ''}** — {ready}.")
+    if problems:
+        lines.append("Skipped:\n" + "\n".join(f"- {md(problem)}" for problem in problems))
+    return {
+        reference_gallery: [(str(ref.path), ref.name) for ref in refs],
+        reference_notes: "\n\n".join(lines),
+        palette_image: str(palette_path) if palette_path else None,
+        histogram_image: str(histograms_path) if histograms_path else None,
+    }
 
 
-def download_look(look_name: str, state: dict | None, request: gr.Request) -> list[str]:
-    """The chosen look as a .look file and a .cube LUT (for Lightroom, Premiere, Resolve, CapCut)."""
-    state = _session(state, request)
-    return _look_files(state, _get_look(state, look_name))
+def _add_references(session: Session, paths: list[str], example: bool = False) -> list[str]:
+    """Read photos into the feed (kept as 1024 px JPEGs); returns a line per skipped file."""
+    if not example and any(ref.example for ref in session.refs):  # the visitor's own feed replaces the example's
+        _drop_references(session, [ref for ref in session.refs if ref.example])
+    room = MAX_REFERENCES - len(session.refs)
+    problems, kept = [], 0
+    for path in paths:
+        if kept >= room:
+            break
+        with MEMORY.reserve(decode_cost(path, REFERENCE_SIZE)):
+            loaded = load_training_images([path], REFERENCE_SIZE)
+        if loaded.problems:
+            problems.extend(loaded.problems)
+            continue
+        image = loaded.images[0]
+        session.check_room(3 * image.width * image.height // 10, Path(path).name)  # a q95 JPEG: ~0.3 bytes a pixel
+        stored = session.new_path(Path(path).name, ".jpg")
+        influgan.save_image(image, stored)
+        session.refs.append(Reference(stored, Path(path).name, example=example))
+        kept += 1
+    if len(paths) > kept + len(problems):
+        over = len(paths) - kept - len(problems)
+        problems.append(
+            f"{over} more photo{'s' if over != 1 else ''}: a feed holds at most {MAX_REFERENCES} photos, "
+            f"so the first {MAX_REFERENCES} usable ones were kept"
+        )
+    return problems
+
+
+def _drop_references(session: Session, refs: list[Reference]) -> None:
+    session.refs = [ref for ref in session.refs if ref not in refs]
+    session.discard(*(ref.path for ref in refs))
+
+
+@handler
+def add_references(files: list[str] | None, state: Session | None):
+    """Add uploaded photos to the feed; unusable files are listed with the reason and skipped; beyond
+    MAX_REFERENCES the first usable ones are kept and the rest counted."""
+    session = _session(state)
+    with session.hold():
+        had_example = any(photo.example for photo in session.photos)
+        problems = _add_references(session, list(files or []))
+        updates = {**_references_view(session, problems), reference_files: None, session_state: session}
+        if had_example:  # the visitor's own feed: the example photo goes too
+            _drop_photos(session, [photo for photo in session.photos if photo.example])
+            updates.update({**_photos_view(session), comparison: None})
+    if files and not session.refs:
+        raise gr.Error(toast("None of these files could be used as reference photos: " + "; ".join(problems)))
+    if problems:
+        gr.Warning(toast(f"Skipped {len(problems)} of the files; the others were kept: " + "; ".join(problems)))
+    return updates
+
+
+@handler
+def clear_references(state: Session | None):
+    """Start a new feed (the looks made so far are kept)."""
+    session = _session(state)
+    with session.hold():
+        _drop_references(session, list(session.refs))
+        return {**_references_view(session), session_state: session}
+
+
+# --- personalize (fine-tune) -------------------------------------------------------------------------------
+def _sample_photo(session: Session) -> Image.Image:
+    """The photo the live preview shows: the visitor's current photo, else an example."""
+    if session.photos:
+        return thumbnail(Image.open(session.photos[min(session.current, len(session.photos) - 1)].preview), 512)
+    return thumbnail(influgan.load_image(SAMPLE_PHOTO), 512)
+
+
+def _content_photos(session: Session) -> list[Image.Image] | None:
+    """The visitor's own photos that can teach the mapping (None: use the default content).
+
+    Example photos don't (the example feed pairs with the default content); nor do tiny or strip-thin ones, which
+    can still be stylized.
+    """
+    images = []
+    for photo in session.photos:
+        if photo.example:
+            continue
+        image = Image.open(photo.preview)
+        try:
+            check_training_size(image.size, photo.name)
+        except influgan.ImageError:
+            continue
+        images.append(image.convert("RGB"))
+    return images or None
+
+
+def _progress_html(text: str, done: float | None = None) -> str:
+    """The one place progress is shown: a bar (when there is a fraction done) and a line of text (already safe)."""
+    bar = f'<progress max="1" value="{done:.3f}"></progress>' if done is not None else ""
+    return f'<div class="train-progress">{bar}<span>{text}</span></div>'
+
+
+def _distance_frame(history: list[tuple[int, float]]) -> pd.DataFrame:
+    """How far the look's colours are from the feed's (ΔE), step by step, smoothed over ~10 steps."""
+    rows, smooth = [], None
+    for step, distance in history:
+        smooth = distance if smooth is None else 0.8 * smooth + 0.2 * distance
+        rows.append({"step": step, "distance": round(smooth, 3)})
+    return pd.DataFrame(rows, columns=["step", "distance"]).astype({"step": int, "distance": float})  # numbers, not categories
+
+
+def _save_preview(session: Session, image: Image.Image, kind: str) -> str:
+    path = session.new_path(kind, ".jpg")
+    image.convert("RGB").save(path, quality=90)
+    return str(session.keep_recent(kind, path))
+
+
+@_gpu
+def _finetune_steps(references, content, settings, start, name):
+    yield from influgan.finetune_steps(references, content, settings, start=start, name=name)
+
+
+@handler
+def train_look(name: str, steps: float, seed: float, state: Session | None):
+    """Fine-tune a look on the feed, streaming progress, a live preview and the distance to the feed; then offer
+    the downloads and select the look on the Stylize tab. Cancel (``cancels=``) stops it at the next step."""
+    session = _session(state)
+    steps = int(_number(steps, "Training steps", 1, 5000))
+    seed = int(_number(seed if seed is not None else 0, "Seed", 0, 2**31 - 1))
+    refs = session.refs
+    if len(refs) < MIN_REFERENCES:
+        raise gr.Error(f"Add at least {MIN_REFERENCES} reference photos on the References tab first (you have {len(refs)}).")
+    with session.hold(), MEMORY.reserve(FINETUNE_MEMORY):
+        references = [Image.open(ref.path).convert("RGB") for ref in refs]
+        content = _content_photos(session)
+        look_name = _unique_look_name(session, name)
+        sample = _sample_photo(session)
+        settings = influgan.FinetuneSettings(steps=steps, seed=seed)
+        yield {train_status: _progress_html("Reading the feed…", 0.0), look_downloads: None, loss_plot: _distance_frame([])}
+        instant = influgan.instant_look(references, name=look_name)  # the learned prior: a first look in < 1 s
+        if instant is not None:
+            yield {train_status: _progress_html("Instant look from the prior; refining it on your feed…", 0.0),
+                   train_preview: _save_preview(session, instant.apply(sample), "training")}
+        history: list[tuple[int, float]] = []
+        for report in _finetune_steps(references, content, settings, instant, look_name):
+            history.append((report.step, report.losses["feed_distance"]))
+            if report.step % PREVIEW_EVERY == 0 and report.result is None:
+                yield {
+                    train_status: _progress_html(f"Step {report.step} of {report.steps} · {report.elapsed:.1f} s", report.step / report.steps),
+                    train_preview: _save_preview(session, report.look().apply(sample), "training"),
+                    loss_plot: _distance_frame(history),
+                }
+        look = report.result
+        session.looks[look.name] = look
+        seconds = look.metadata.get("seconds", 0.0)
+        done = f"<b>{toast(look.name)}</b> learned from {len(refs)} photos in {seconds:.1f} s. It is now selected on the Stylize tab."
+        yield {
+            train_status: _progress_html(done),
+            train_preview: _save_preview(session, look.apply(sample), "training"),
+            loss_plot: _distance_frame(history),
+            look_downloads: _look_files(session, look),
+            look_choice: gr.update(choices=_look_choices(session), value=look.name),
+            session_state: session,
+        }
+
+
+def cancel_training() -> str:
+    """The Cancel button: Gradio stops the running (or queued) fine-tune through ``cancels=``."""
+    return _progress_html("Cancelled; nothing was kept. Press <b>Learn this look</b> to start again.")
 
 
 # --- stylize -----------------------------------------------------------------------------------------------
-def _preview_pair(state: dict, look_name: str | None, strength: float, grain: float, vignette: float):
-    if state["preview"] is None:
-        return None
-    before = Image.open(state["preview"])
-    before.load()
+def _preview_view(session: Session, look_name: str | None, strength: float, grain: float, vignette: float) -> dict:
+    """The before/after pair of the current photo at preview size."""
+    strength = _number(strength, "Strength", 0, 150)
+    if not session.photos:
+        return {comparison: None}
+    photo = session.photos[min(session.current, len(session.photos) - 1)]
     if not look_name:
-        return before, before
-    look = _get_look(state, look_name)
-    after = look.apply(before, strength=strength / 100.0, finish=_finish_for(look, grain, vignette))
-    return before, after
+        return {comparison: (str(photo.preview), str(photo.preview))}
+    look = _get_look(session, look_name)
+    finish = _finish_for(look, grain, vignette)
+    with Image.open(photo.preview) as before:
+        after = look.apply(before, strength=strength / 100.0, finish=finish)
+    return {comparison: (str(photo.preview), _save_preview(session, after, "preview"))}
 
 
-def render_preview(look_name: str, strength: float, grain: float, vignette: float, state: dict | None, request: gr.Request):
-    """Before/after of the current photo at preview size (fast: called on every slider move)."""
-    state = _session(state, request)
-    return _preview_pair(state, look_name, strength, grain, vignette)
+def _photos_view(session: Session) -> dict:
+    return {photo_gallery: [(str(photo.thumb), photo.name) for photo in session.photos]}
 
 
-def _photo_gallery(state: dict) -> list:
-    return [(photo["thumb"], photo["name"]) for photo in state["photos"]]
-
-
-def add_photos(files: list[str] | None, look_name: str, strength: float, grain: float, vignette: float, state: dict | None, request: gr.Request):
-    """Add the visitor's own photos; bad files are reported and skipped. Shows the first new one."""
-    state = _session(state, request)
+def _add_photos(session: Session, paths: list[str], example: bool = False) -> list[str]:
+    """Keep each photo's original (for full-size results), a preview and a thumbnail; returns a line per
+    skipped file. The visitor's own photos replace the example's."""
+    if not example:
+        _drop_photos(session, [photo for photo in session.photos if photo.example])
     problems, first_new = [], None
-    for path in files or []:
+    for path in paths:
         name = Path(path).name
-        if len(state["photos"]) >= MAX_PHOTOS:
+        if len(session.photos) >= MAX_PHOTOS:
             problems.append(f"{name}: at most {MAX_PHOTOS} photos at a time")
             continue
         try:
-            image = influgan.load_image(path, draft_size=PREVIEW_SIZE)  # decodes it all: damage is caught here, not at download
-        except influgan.ImageError as error:
+            session.check_room(Path(path).stat().st_size, name)
+            with MEMORY.reserve(decode_cost(path, PREVIEW_SIZE)):
+                image = influgan.load_image(path, draft_size=PREVIEW_SIZE)  # decodes it all: damage is caught here
+                preview = thumbnail(image, PREVIEW_SIZE)
+                del image
+        except (influgan.ImageError, SessionFull) as error:
             problems.append(str(error))
             continue
-        photo = {"name": name, "path": str(_unique_path(state, name))}
-        shutil.copyfile(path, photo["path"])
-        photo["preview"] = str(_unique_path(state, Path(name).stem + "_preview.png"))
-        thumbnail(image, PREVIEW_SIZE).save(photo["preview"], compress_level=1)
-        photo["thumb"] = str(_unique_path(state, Path(name).stem + "_thumb.jpg"))
-        thumbnail(image, 256).save(photo["thumb"], quality=85)
-        state["photos"].append(photo)
-        first_new = len(state["photos"]) - 1 if first_new is None else first_new
-    if problems:
-        gr.Warning("Skipped " + "; ".join(problems) + ". The other photos were kept.")
-    if files and not state["photos"]:
-        raise gr.Error("None of these files is a photo InfluGAN can read (JPEG, PNG, WebP, HEIC, TIFF).")
+        photo = Photo(name, session.new_path(name), session.new_path(name, "_preview.png"), session.new_path(name, "_thumb.jpg"), example)
+        photo.original.write_bytes(Path(path).read_bytes())
+        preview.save(photo.preview, compress_level=1)
+        thumbnail(preview, 256).save(photo.thumb, quality=85)
+        session.photos.append(photo)
+        first_new = len(session.photos) - 1 if first_new is None else first_new
     if first_new is not None:
-        state["current"], state["preview"] = first_new, state["photos"][first_new]["preview"]
-    return _photo_gallery(state), _preview_pair(state, look_name, strength, grain, vignette), state
+        session.current = first_new
+    return problems
 
 
-def select_photo(look_name: str, strength: float, grain: float, vignette: float, state: dict | None, request: gr.Request, selection: gr.SelectData):
+def _drop_photos(session: Session, photos: list[Photo]) -> None:
+    session.photos = [photo for photo in session.photos if photo not in photos]
+    session.current = min(session.current, max(0, len(session.photos) - 1))
+    session.discard(*(path for photo in photos for path in (photo.original, photo.preview, photo.thumb)))
+
+
+@handler
+def add_photos(files: list[str] | None, look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
+    """Add the visitor's own photos; bad files are reported and skipped. Shows the first new one."""
+    session = _session(state)
+    with session.hold():
+        problems = _add_photos(session, list(files or []))
+        updates = {**_photos_view(session), **_preview_view(session, look_name, strength, grain, vignette), photo_files: None, session_state: session}
+    if files and not session.photos:
+        raise gr.Error(toast("None of these files is a photo InfluGAN can read: " + "; ".join(problems)))
+    if problems:
+        gr.Warning(toast("Skipped " + "; ".join(problems) + ". The other photos were kept."))
+    return updates
+
+
+@handler
+def select_photo(look_name: str, strength: float, grain: float, vignette: float, state: Session | None, selection: gr.SelectData):
     """Show the photo clicked in the gallery."""
-    state = _session(state, request)
-    if selection is not None and 0 <= selection.index < len(state["photos"]):
-        state["current"], state["preview"] = selection.index, state["photos"][selection.index]["preview"]
-    return _preview_pair(state, look_name, strength, grain, vignette), state
+    session = _session(state)
+    with session.hold():
+        if selection is not None and 0 <= selection.index < len(session.photos):
+            session.current = selection.index
+        return {**_preview_view(session, look_name, strength, grain, vignette), session_state: session}
 
 
-def clear_photos(state: dict | None, request: gr.Request):
+@handler
+def clear_photos(state: Session | None):
     """Forget this visitor's photos."""
-    state = _session(state, request)
-    for photo in state["photos"]:
-        for key in ("path", "preview", "thumb"):
-            Path(photo[key]).unlink(missing_ok=True)
-    state.update(photos=[], preview=None, current=0)
-    return [], None, state
+    session = _session(state)
+    with session.hold():
+        _drop_photos(session, list(session.photos))
+        return {**_photos_view(session), comparison: None, export_file: gr.update(value=None, visible=False), session_state: session}
 
 
-def choose_look(look_name: str, strength: float, state: dict | None, request: gr.Request):
+@handler
+def choose_look(look_name: str, strength: float, state: Session | None):
     """A look was picked: set the grain and vignette sliders to its own finishing and re-render."""
-    state = _session(state, request)
-    if not look_name:
-        return gr.skip(), gr.skip(), None, state
-    look = _get_look(state, look_name)
-    grain, vignette = _slider_values(look)
-    return grain, vignette, _preview_pair(state, look_name, strength, grain, vignette), state
+    session = _session(state)
+    with session.hold():
+        if not look_name:
+            return {session_state: session}
+        grain_value, vignette_value = _slider_values(_get_look(session, look_name))
+        return {grain: grain_value, vignette: vignette_value, **_preview_view(session, look_name, strength, grain_value, vignette_value), session_state: session}
 
 
-def upload_look(file: str | None, state: dict | None, request: gr.Request):
+@handler
+def upload_look(file: str | None, state: Session | None):
     """Add a .look or .cube file to this visitor's looks and select it."""
-    state = _session(state, request)
+    session = _session(state)
     if not file:
-        return gr.skip(), state
+        return {session_state: session}
     name = Path(file).name
     if Path(file).suffix.lower() not in LOOK_SUFFIXES:
-        raise gr.Error(f"{name}: a look must be an InfluGAN .look file or a .cube LUT.")
-    try:
+        raise gr.Error(toast(f"{name}: a look must be an InfluGAN .look file or a .cube LUT."))
+    with session.hold(), MEMORY.reserve(8 * 2**20):
         look = influgan.Look.load(file)
-    except (influgan.LookError, influgan.CubeError) as error:
-        raise gr.Error(str(error)) from None
-    look.name = _unique_look_name(state, look.name or Path(file).stem)
-    state["looks"][look.name] = look
-    gr.Info(f"Added the look “{look.name}”.")
-    return gr.update(choices=_look_choices(state), value=look.name), state
+        look.name = _unique_look_name(session, look.name or Path(file).stem)
+        session.looks[look.name] = look
+    gr.Info(toast(f"Added the look “{look.name}”."))
+    return {look_choice: gr.update(choices=_look_choices(session), value=look.name), session_state: session}
 
 
-def export_photos(look_name: str, strength: float, grain: float, vignette: float, state: dict | None, request: gr.Request, progress=gr.Progress()):
-    """Stylize every photo at full resolution: one file, or a zip for many."""
-    state = _session(state, request)
-    if not state["photos"]:
-        raise gr.Error("Upload a photo first.")
-    look = _get_look(state, look_name)
-    finish = _finish_for(look, grain, vignette)
-    out_dir = Path(state["dir"]) / f"export_{state['counter'] + 1:03d}"
-    state["counter"] += 1
-    out_dir.mkdir()
-    written = []
-    for index, item in enumerate(progress.tqdm(state["photos"], desc="Rendering full resolution")):
-        name = item["name"]
-        try:
-            photo = influgan.load_image(item["path"], keep_alpha=True)
-        except influgan.ImageError as error:
-            gr.Warning(str(error))
-            continue
-        suffix = Path(name).suffix.lower()
-        suffix = suffix if suffix in (".jpg", ".jpeg", ".png", ".webp") else ".jpg"
-        if photo.mode == "RGBA" and suffix in (".jpg", ".jpeg"):
-            suffix = ".png"
-        target = out_dir / f"{Path(name).stem}_{re.sub(r'[^A-Za-z0-9]+', '_', look.name).strip('_').lower()}{suffix}"
-        while target.exists():
-            target = target.with_stem(target.stem + f"_{index}")
-        influgan.save_image(look.apply(photo, strength=strength / 100.0, finish=finish), target)
-        written.append(target)
-    if len(written) == 1:
-        return str(written[0])
-    archive = out_dir / "influgan_photos.zip"
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zipped:  # photos are compressed already
-        for path in written:
-            zipped.write(path, path.name)
-    return str(archive)
+@handler
+def render_preview(look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
+    """Before/after of the current photo at preview size (fast: called on every slider move)."""
+    session = _session(state)
+    with session.hold():
+        return {**_preview_view(session, look_name, strength, grain, vignette), session_state: session}
+
+
+@handler
+def export_photos(look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
+    """Stylize every photo at full resolution: one file, or a zip for many. Streams "photo i of n"."""
+    session = _session(state)
+    strength = _number(strength, "Strength", 0, 150)
+    with session.hold():
+        if not session.photos:
+            raise gr.Error("Upload a photo first.")
+        look = _get_look(session, look_name)
+        finish = _finish_for(look, grain, vignette)
+        photos = list(session.photos)
+        session.check_room(sum(photo.original.stat().st_size for photo in photos), "Saving full-size photos")
+        folder = session.new_folder("export")
+        by_source = {photo.original: photo.name for photo in photos}
+
+        def name_for(source: Path) -> tuple[str, str]:  # the photo's own name, not the session file's
+            return share_name(look.name)(Path(by_source[source]))
+
+        def reserve(source: Path):
+            return MEMORY.reserve(decode_cost(source, copies=2.5))
+
+        written, problems = [], []
+        for done in iter_stylize(look, [p.original for p in photos], folder, strength / 100.0, finish, name_for, reserve=reserve):
+            if done.error:
+                problems.append(done.error.replace(done.source.name, by_source[done.source]))
+            else:
+                written.append(done.target)
+        if not written:
+            session.discard(folder)
+            raise gr.Error(toast("None of your photos could be saved: " + "; ".join(problems)))
+        if problems:
+            gr.Warning(toast("Skipped " + "; ".join(problems) + ". The others were saved."))
+        if len(written) == 1:
+            result = written[0]
+        else:
+            result = folder / "influgan_photos.zip"
+            with zipfile.ZipFile(result, "w", compression=zipfile.ZIP_STORED) as zipped:  # photos are compressed already
+                for path in written:
+                    zipped.write(path, path.name)
+                    path.unlink()  # the zip holds it now: half the disk
+        session.keep_recent("export", folder, keep=1)
+        return {export_file: gr.update(value=str(result), visible=True), session_state: session}
+
+
+@handler
+def download_look(look_name: str, strength: float, state: Session | None):
+    """The chosen look as a .look file and a .cube LUT at the current strength, right here on the Stylize tab."""
+    session = _session(state)
+    strength = _number(strength, "Strength", 0, 150)
+    with session.hold():
+        files = _look_files(session, _get_look(session, look_name), strength)
+        return {stylize_look_files: gr.update(value=files, visible=True), session_state: session}
 
 
 # --- the example -------------------------------------------------------------------------------------------
-def load_example(state: dict | None, request: gr.Request):
-    """One click: the example feed as references and an example photo to stylize."""
-    state = _session(state, request)
-    clear_references(state, request)
-    feed = sorted(str(p) for p in EXAMPLE_FEED.glob("*.jpg"))
-    gallery, notes, palette, histograms, state = add_references(feed, state, request)
-    clear_photos(state, request)
-    photos, pair, state = add_photos([str(EXAMPLE_PHOTO)], None, 100, 0, 0, state, request)
-    state["photos"][-1]["example"] = True
-    notes += "\n\nThe example feed is loaded. Learning its look now — watch it on the **Personalize** tab."
-    return gallery, notes, palette, histograms, photos, pair, "Golden hour example", state
+@handler
+def load_example(state: Session | None):
+    """One click: the example feed as references and an example photo to stylize (learning follows)."""
+    session = _session(state)
+    with session.hold():
+        _drop_references(session, list(session.refs))
+        _drop_photos(session, list(session.photos))
+        _add_references(session, sorted(str(p) for p in EXAMPLE_FEED.glob("*.jpg")), example=True)
+        _add_photos(session, [str(EXAMPLE_PHOTO)], example=True)
+        return {
+            **_references_view(session),
+            **_photos_view(session),
+            **_preview_view(session, None, 100, 0, 0),
+            look_name: "Golden hour example",
+            train_status: _progress_html("The example feed is loaded; learning its look…", 0.0),
+            session_state: session,
+        }
 
 
 def go_to_tab(tab_id: str):
@@ -510,11 +624,20 @@ CSS = """
 #hero h1 {margin-bottom: 0.2em;}
 #hero p {margin-top: 0; opacity: 0.8;}
 #palette img, #histograms img {border-radius: 8px;}
+/* galleries: as many columns as fit (Gradio's fixed count forces 100 px a column, wider than a phone) */
+#reference-gallery .grid-container, #photo-gallery .grid-container {grid-template-columns: repeat(auto-fill, minmax(72px, 1fr)) !important;}
+/* the three steps fit a phone's width as tabs, none folded into a "⋯" menu */
+@media (max-width: 480px) {#steps-tabs .tab-container button {padding: 0 6px !important; font-size: 14px !important;}}  /* measured copy too */
+.train-progress {display: flex; flex-direction: column; gap: 6px; padding: 4px 0;}
+.train-progress progress {width: 100%; height: 8px; border: 0; border-radius: 4px; overflow: hidden; background: var(--neutral-200); accent-color: var(--color-accent);}
+.train-progress progress::-webkit-progress-bar {background: var(--neutral-200);}
+.train-progress progress::-webkit-progress-value {background: var(--color-accent);}
 """
 THEME = gr.themes.Soft(primary_hue="pink", secondary_hue="amber", font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])  # no web fonts: offline
+QUIET = {"show_progress": "hidden"}  # no overlays, no red "Error" pills: errors come as one toast, panels keep their state
 
-with gr.Blocks(title="InfluGAN — learn a creator's look", delete_cache=(3600, 6 * 3600)) as demo:
-    state = gr.State(None, delete_callback=delete_state, time_to_live=6 * 3600)
+with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
+    session_state = gr.State(None, delete_callback=end_session, time_to_live=6 * 3600)
     with gr.Row(elem_id="hero"):
         with gr.Column(scale=4):
             gr.Markdown(
@@ -522,91 +645,111 @@ with gr.Blocks(title="InfluGAN — learn a creator's look", delete_cache=(3600, 
                 "Learn a creator's photo look from a few of their posts, then put it on your own photos — "
                 "and take it to Lightroom, Premiere, Resolve or CapCut as a `.cube` LUT."
             )
-        with gr.Column(scale=1, min_width=200):
+        with gr.Column(scale=1, min_width=160):
             example_button = gr.Button("Try the example", variant="primary", elem_id="example-button")
-    with gr.Tabs(selected="references") as tabs:
+    with gr.Tabs(selected="references", elem_id="steps-tabs") as tabs:
         with gr.Tab("1 · References", id="references"):
             gr.Markdown("Drop **3–50 photos** from one creator's feed. JPEG, PNG, WebP and HEIC are fine; files that can't be used are listed and skipped.")
             with gr.Row():
-                with gr.Column(scale=3):
+                with gr.Column(scale=3, min_width=280):
                     reference_files = gr.File(
                         label="Reference photos", file_count="multiple", file_types=["image", ".heic", ".heif"], height=140, elem_id="reference-files"
                     )
                     reference_gallery = gr.Gallery(label="The feed", columns=6, height=330, object_fit="cover", elem_id="reference-gallery")
                     reference_notes = gr.Markdown(elem_id="reference-notes")
                     clear_references_button = gr.Button("Clear the feed", size="sm", variant="secondary")
-                with gr.Column(scale=2):
+                with gr.Column(scale=2, min_width=280):
                     gr.Markdown("### Style fingerprint\nWhat the look is learned from: the feed's dominant colours and how its tones and channels are spread.")
-                    palette_image = gr.Image(label="Palette", type="pil", interactive=False, height=130, elem_id="palette", buttons=[])
-                    histogram_image = gr.Image(label="Tone and colour histograms", type="pil", interactive=False, height=210, elem_id="histograms", buttons=[])
+                    palette_image = gr.Image(label="Palette", show_label=False, type="filepath", interactive=False, elem_id="palette",
+                                             buttons=[], container=False)
+                    histogram_image = gr.Image(label="Tone and colour histograms", show_label=False, type="filepath", interactive=False,
+                                               elem_id="histograms", buttons=[], container=False)
         with gr.Tab("2 · Personalize", id="personalize"):
-            with gr.Row():
-                with gr.Column(scale=2):
+            with gr.Row():  # on a phone: controls, progress, then the live preview right under them
+                with gr.Column(scale=2, min_width=280):
                     look_name = gr.Textbox(label="Name your look", value="My look", max_length=60, elem_id="look-name")
                     with gr.Row():
-                        train_button = gr.Button("Learn this look", variant="primary", elem_id="train-button")
-                        cancel_button = gr.Button("Cancel", variant="stop", elem_id="cancel-button")
-                    train_status = gr.Markdown("Uses the feed from the References tab, and your own photos from the Stylize tab if you uploaded some.", elem_id="train-status")
+                        train_button = gr.Button("Learn this look", variant="primary", elem_id="train-button", min_width=120)
+                        cancel_button = gr.Button("Cancel", variant="stop", elem_id="cancel-button", min_width=80)
+                    train_status = gr.HTML(_progress_html("Uses the feed from the References tab, and your own photos from the Stylize tab if you uploaded some."), elem_id="train-status")
+                with gr.Column(scale=3, min_width=280):
+                    train_preview = gr.Image(label="Live preview", type="filepath", interactive=False, height=380, elem_id="train-preview")
+            with gr.Row():
+                with gr.Column(scale=2, min_width=280):
+                    look_downloads = gr.File(label="Download the look (.look for InfluGAN, .cube for Lightroom, Premiere, Resolve, CapCut)", file_count="multiple", interactive=False, height=120, elem_id="look-downloads")
                     with gr.Accordion("Advanced", open=False):
                         steps = gr.Slider(10, 1000, value=DEFAULT_STEPS, step=10, label="Training steps", elem_id="steps")
                         seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
-                    look_downloads = gr.File(label="Download the look (.look for InfluGAN, .cube for Lightroom, Premiere, Resolve, CapCut)", file_count="multiple", interactive=False, elem_id="look-downloads")
-                with gr.Column(scale=3):
-                    train_preview = gr.Image(label="Live preview", type="pil", interactive=False, height=380, elem_id="train-preview")
-                    loss_plot = gr.LinePlot(x="step", y="loss", color="term", label="Loss", height=200, x_title="step", y_title="loss")
+                with gr.Column(scale=3, min_width=280):
+                    loss_plot = gr.LinePlot(x="step", y="distance", label="Colour distance to the feed (ΔE, lower is closer)", height=200,
+                                            x_title="step", y_title="ΔE", elem_id="distance-plot")
         with gr.Tab("3 · Stylize", id="stylize"):
             with gr.Row():
-                with gr.Column(scale=2):
+                with gr.Column(scale=2, min_width=280):
                     photo_files = gr.File(label="Your photos", file_count="multiple", file_types=["image", ".heic", ".heif"], height=120, elem_id="photo-files")
                     photo_gallery = gr.Gallery(label="Click a photo to preview it", columns=5, height=140, object_fit="cover", allow_preview=False, elem_id="photo-gallery")
                     look_choice = gr.Dropdown(label="Look", choices=list(builtin_looks()), value=next(iter(builtin_looks()), None), elem_id="look-choice")
                     look_file = gr.UploadButton("Upload a look (.look or .cube)", file_types=[".look", ".cube"], size="sm", elem_id="look-file")
                     strength = gr.Slider(0, 150, value=100, step=1, label="Style strength (%)", elem_id="strength")
                     with gr.Row():
-                        grain = gr.Slider(0, 100, value=0, step=1, label="Grain (%)", elem_id="grain")
-                        vignette = gr.Slider(-100, 100, value=0, step=1, label="Vignette (%)", elem_id="vignette")
+                        grain = gr.Slider(0, 100, value=0, step=1, label="Grain (%)", elem_id="grain", min_width=120)
+                        vignette = gr.Slider(-100, 100, value=0, step=1, label="Vignette (%)", elem_id="vignette", min_width=120)
                     with gr.Row():
-                        export_button = gr.Button("Save full-size photos", variant="primary", elem_id="export-button")
-                        download_look_button = gr.Button("Download this look", elem_id="download-look-button")
-                    export_file = gr.File(label="Your stylized photos", interactive=False, elem_id="export-file")
+                        export_button = gr.Button("Save full-size photos", variant="primary", elem_id="export-button", min_width=120)
+                        download_look_button = gr.Button("Download this look", elem_id="download-look-button", min_width=120)
+                with gr.Column(scale=3, min_width=280):
+                    comparison = gr.ImageSlider(label="Before / after", type="filepath", height=560, interactive=False, elem_id="comparison")
+                    export_file = gr.File(label="Your stylized photos", interactive=False, visible=False, elem_id="export-file")
+                    stylize_look_files = gr.File(label="This look at the current strength (.cube carries colour only: no grain or vignette)",
+                                                 file_count="multiple", interactive=False, visible=False, elem_id="stylize-look-files")
                     clear_photos_button = gr.Button("Clear my photos", size="sm")
-                with gr.Column(scale=3):
-                    comparison = gr.ImageSlider(label="Before / after (drag the handle)", type="pil", format="jpeg", height=560, interactive=False, elem_id="comparison")
 
     # --- wiring ---
-    reference_files.upload(add_references, [reference_files, state], [reference_gallery, reference_notes, palette_image, histogram_image, state], api_name="add_references")
-    clear_references_button.click(clear_references, [state], [reference_gallery, reference_notes, palette_image, histogram_image, state], api_name="clear_references")
+    reference_outputs = [reference_gallery, reference_notes, palette_image, histogram_image, reference_files, photo_gallery, comparison, session_state]
+    reference_files.upload(add_references, [reference_files, session_state], reference_outputs, api_name="add_references", **QUIET)
+    clear_references_button.click(clear_references, [session_state], [reference_gallery, reference_notes, palette_image, histogram_image, session_state],
+                                  api_name="clear_references", **QUIET)
 
-    training = train_button.click(
-        train_look, [look_name, steps, seed, state], [train_status, train_preview, loss_plot, look_downloads, look_choice, state],
-        api_name="finetune", concurrency_limit=1, concurrency_id="finetune",
-    )
-    cancel_button.click(cancel_training, [state], [train_status], api_name="cancel", queue=False)
+    training_outputs = [train_status, train_preview, loss_plot, look_downloads, look_choice, session_state]
+    training = train_button.click(train_look, [look_name, steps, seed, session_state], training_outputs,
+                                  api_name="finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET)
 
-    preview_inputs = [look_choice, strength, grain, vignette, state]
-    photo_files.upload(add_photos, [photo_files, *preview_inputs], [photo_gallery, comparison, state], api_name="add_photos", concurrency_id="render", concurrency_limit=2)
-    photo_gallery.select(select_photo, preview_inputs, [comparison, state], api_name="select_photo", concurrency_id="render")
-    clear_photos_button.click(clear_photos, [state], [photo_gallery, comparison, state], api_name="clear_photos")
-    look_choice.change(choose_look, [look_choice, strength, state], [grain, vignette, comparison, state], api_name="choose_look", concurrency_id="render")
-    look_file.upload(upload_look, [look_file, state], [look_choice, state], api_name="upload_look")
+    preview_inputs = [look_choice, strength, grain, vignette, session_state]
+    photo_files.upload(add_photos, [photo_files, *preview_inputs], [photo_gallery, comparison, photo_files, session_state], api_name="add_photos",
+                       concurrency_id="render", concurrency_limit=2, **QUIET)
+    photo_gallery.select(select_photo, preview_inputs, [comparison, session_state], api_name="select_photo", concurrency_id="render", **QUIET)
+    clear_photos_button.click(clear_photos, [session_state], [photo_gallery, comparison, export_file, session_state], api_name="clear_photos", **QUIET)
+    look_choice.change(choose_look, [look_choice, strength, session_state], [grain, vignette, comparison, session_state], api_name="choose_look",
+                       concurrency_id="render", **QUIET)
+    look_file.upload(upload_look, [look_file, session_state], [look_choice, session_state], api_name="upload_look", **QUIET)
     for slider in (strength, grain, vignette):
-        slider.input(render_preview, preview_inputs, [comparison], api_name=f"preview_{slider.elem_id}", trigger_mode="always_last",
-                     show_progress="hidden", concurrency_id="render")
-    export_button.click(export_photos, preview_inputs, [export_file], api_name="download", concurrency_limit=1, concurrency_id="export")
-    download_look_button.click(download_look, [look_choice, state], [look_downloads], api_name="download_look").then(
-        go_to_tab, gr.State("personalize"), [tabs], api_name="show_look_downloads"
-    )
+        slider.input(render_preview, preview_inputs, [comparison, session_state], api_name=f"preview_{slider.elem_id}", trigger_mode="always_last",
+                     concurrency_id="render", **QUIET)
+    export_button.click(export_photos, preview_inputs, [export_file, session_state], api_name="download", concurrency_limit=1, concurrency_id="export",
+                        show_progress_on=[export_file])
+    download_look_button.click(download_look, [look_choice, strength, session_state], [stylize_look_files, session_state], api_name="download_look", **QUIET)
 
-    example_button.click(
-        load_example, [state], [reference_gallery, reference_notes, palette_image, histogram_image, photo_gallery, comparison, look_name, state], api_name="load_example"
+    example_training = example_button.click(
+        load_example, [session_state], [*reference_outputs[:4], photo_gallery, comparison, look_name, train_status, session_state], api_name="load_example", **QUIET
     ).then(go_to_tab, gr.State("personalize"), [tabs], api_name="show_personalize").then(
-        train_look, [look_name, steps, seed, state], [train_status, train_preview, loss_plot, look_downloads, look_choice, state],
-        api_name="example_finetune", concurrency_limit=1, concurrency_id="finetune",
-    ).success(go_to_tab, gr.State("stylize"), [tabs], api_name="show_stylize")
-    demo.unload(cleanup_session)
+        train_look, [look_name, steps, seed, session_state], training_outputs, api_name="example_finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET
+    )
+    example_training.success(go_to_tab, gr.State("stylize"), [tabs], api_name="show_stylize")
+    # the browser cancels the fine-tune itself (cancels=); an API client cancels its own job (gradio_client: job.cancel())
+    cancel_button.click(cancel_training, None, [train_status], cancels=[training, example_training], queue=False, api_visibility="private")
 
 demo.queue(max_size=16, default_concurrency_limit=2)  # a bounded queue; fine-tune 1 at a time, previews 2
-LAUNCH_OPTIONS = {"theme": THEME, "css": CSS, "max_file_size": "50mb"}  # Gradio 6: theme and css go to launch()
+# Gradio 6: theme and css go to launch(); show_error: a value Gradio itself refuses (a word for a slider, say) is named, not "Error"
+LAUNCH_OPTIONS = {"theme": THEME, "css": CSS, "max_file_size": "50mb", "show_error": True}
+
+
+def launch(**options) -> None:
+    """Serve the app: this process's session folder is made (stale ones of dead processes removed) and old
+    uploads are swept every few minutes."""
+    sessions_root()
+    housekeeping()
+    demo.launch(**{**LAUNCH_OPTIONS, **options})
+
 
 if __name__ == "__main__":
-    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), **LAUNCH_OPTIONS)
+    launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))

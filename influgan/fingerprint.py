@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from .images import image_to_tensor, thumbnail
 
@@ -98,26 +98,40 @@ def _hex(colour: torch.Tensor) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+def _font(size: int) -> ImageFont.ImageFont:
+    """Pillow's built-in font at ``size`` px (its scalable version when FreeType is there): no font file to ship."""
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+LABEL_SIZE = 18  # px on a 640 px wide picture: ~11 px on a phone, ~14 px on a desktop
+
+
 def render_palette(print_: Fingerprint, width: int = 640, height: int = 120) -> Image.Image:
-    """Swatches as wide as their share of the feed, each labelled with its hex code. Returns an RGB image."""
+    """Swatches as wide as their share of the feed, each labelled with its hex code where it fits. RGB image."""
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
+    font = _font(LABEL_SIZE)
     edges = np.concatenate([[0.0], np.cumsum(print_.shares.numpy())]) * width
     for colour, left, right in zip(print_.palette, edges[:-1], edges[1:]):
         fill = tuple(int(round(float(v) * 255)) for v in colour)
         draw.rectangle([int(left), 0, int(round(right)), height], fill=fill)
         label = _hex(colour)
-        text_width = draw.textlength(label)
+        text_width = draw.textlength(label, font=font)
         if right - left > text_width + 8:
             ink = (20, 20, 20) if float(colour @ LUMA) > 0.55 else (245, 245, 245)
-            draw.text(((left + right - text_width) / 2, height - 18), label, fill=ink)
+            draw.text(((left + right - text_width) / 2, height - LABEL_SIZE - 8), label, fill=ink, font=font)
     return image
 
 
 def render_histograms(print_: Fingerprint, width: int = 640, height: int = 200) -> Image.Image:
-    """Red/green/blue histograms (additive light) with the tone histogram as a white line, on a dark panel. RGB."""
+    """Red/green/blue histograms (additive light) with the tone histogram as a white line, on a dark panel, under
+    a legend band (shadows · what is drawn · highlights). RGB image."""
+    font = _font(LABEL_SIZE)
+    top = LABEL_SIZE + 12  # the legend band
     panel = np.full((height, width, 3), 28, dtype=np.float32)
-    top = 16
     area = height - top - 4
     x = np.linspace(0, len(print_.luma) - 1, width)
 
@@ -136,10 +150,10 @@ def render_histograms(print_: Fingerprint, width: int = 640, height: int = 200) 
     image = Image.fromarray(np.clip(panel, 0, 255).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(image)
     draw.line(list(zip(range(width), tone.tolist())), fill=(245, 245, 245), width=2)  # tone (luma) as a white line
-    draw.text((6, 2), "shadows", fill=(170, 170, 170))
-    title = "tone (white line) and red / green / blue"
-    draw.text(((width - draw.textlength(title)) / 2, 2), title, fill=(210, 210, 210))
-    draw.text((width - 6 - draw.textlength("highlights"), 2), "highlights", fill=(170, 170, 170))
+    draw.text((8, 6), "shadows", fill=(170, 170, 170), font=font)
+    title = "tone (white) · red / green / blue"
+    draw.text(((width - draw.textlength(title, font=font)) / 2, 6), title, fill=(225, 225, 225), font=font)
+    draw.text((width - 8 - draw.textlength("highlights", font=font), 6), "highlights", fill=(170, 170, 170), font=font)
     return image
 
 

@@ -28,7 +28,7 @@ def running_app(steps: int = 20):
 
     app.steps.value = steps  # the module may have been imported before with another default
     port = free_port()
-    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH_OPTIONS)
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 60
     while True:

@@ -1,8 +1,10 @@
 """API tests of app.py through gradio_client, against the app served on 127.0.0.1 (no browser)."""
 from __future__ import annotations
 
+import json
 import zipfile
 
+import httpx
 import numpy as np
 import pytest
 from conftest import synthetic_photo
@@ -16,6 +18,11 @@ from app_server import running_app  # noqa: E402
 from influgan.look import Look  # noqa: E402
 
 STEPS = 10
+
+
+def value(update):
+    """What an output holds, whether the handler gave a plain value or a ``gr.update(value=…)``."""
+    return update.get("value") if isinstance(update, dict) and "__type__" in update else update
 
 
 @pytest.fixture(scope="module")
@@ -55,15 +62,15 @@ def client(url, files):
 
 
 def test_references_keep_good_files_and_list_bad_ones(client):
-    gallery, notes, palette, histograms = client.references
-    assert len(gallery) == 4
-    assert "4 reference photos" in notes and "broken.jpg" in notes and "tiny.png" in notes and "too small" in notes
+    gallery, notes, palette, histograms, upload_box = client.references[:5]
+    assert len(gallery) == 4 and upload_box is None  # the drop zone is emptied for the next photos
+    assert "4 reference photos" in notes and r"broken\.jpg" in notes and r"tiny\.png" in notes and "too small" in notes
     assert Image.open(palette).size == (640, 120) and Image.open(histograms).size == (640, 200)
 
 
 def test_photo_preview_is_preview_size(client):
-    gallery, (before, after) = client.photos
-    assert len(gallery) == 1
+    gallery, (before, after), upload_box = client.photos
+    assert len(gallery) == 1 and upload_box is None
     assert Image.open(before).size == (1024, 768) and Image.open(after).size == (1024, 768)
 
 
@@ -71,7 +78,8 @@ def test_finetune_gives_look_and_cube(client):
     status, preview, plot, downloads, dropdown = client.training
     assert "Test look" in status and "learned from 4 photos" in status
     assert Image.open(preview).mode == "RGB"
-    assert len(plot["data"]) >= STEPS
+    distances = [row[1] for row in plot["data"]]
+    assert len(distances) == STEPS and all(d > 0 for d in distances)  # ΔE to the feed, a point per step
     look_file = next(p for p in downloads if p.endswith(".look"))
     cube_file = next(p for p in downloads if p.endswith(".cube"))
     look = Look.load(look_file)
@@ -89,30 +97,35 @@ def test_strength_changes_the_preview(client):
 
 
 def test_download_full_resolution(client, files):
-    path = client.predict("Test look", 100, 10, 20, api_name="/download")
+    path = value(client.predict("Test look", 100, 10, 20, api_name="/download"))
     out = Image.open(path)
     assert path.endswith(".png") and out.size == (1600, 1200) and out.mode == "RGB"
 
 
 def test_strength_zero_returns_the_input(client, files):
-    path = client.predict("Test look", 0, 0, 0, api_name="/download")
+    path = value(client.predict("Test look", 0, 0, 0, api_name="/download"))
     out = np.asarray(Image.open(path), dtype=np.int16)
     original = np.asarray(Image.open(files["photo"]).convert("RGB"), dtype=np.int16)
     assert out.shape == original.shape and np.abs(out - original).max() <= 1
 
 
-def test_download_look_files(client):
-    downloads = client.predict("Golden hour", api_name="/download_look")
-    assert sorted(p.rsplit(".", 1)[1] for p in downloads) == ["cube", "look"]
-    assert Look.load(next(p for p in downloads if p.endswith(".cube"))).lut.shape == (33, 33, 33, 3)
+def test_download_look_files_at_the_current_strength(client):
+    full = value(client.predict("Golden hour", 100, api_name="/download_look"))
+    half = value(client.predict("Golden hour", 50, api_name="/download_look"))
+    assert sorted(p.rsplit(".", 1)[1] for p in full) == ["cube", "look"]
+    cubes = [Look.load(next(p for p in paths if p.endswith(".cube"))).lut.numpy() for paths in (full, half)]
+    look = Look.load(next(p for p in full if p.endswith(".look")))
+    assert np.abs(cubes[0] - look.lut.numpy()).max() < 1e-5  # at 100 % the .cube is the look's colour
+    identity = Look().lut.numpy()
+    assert np.abs(cubes[1] - (identity + 0.5 * (cubes[0] - identity))).max() < 1e-4
 
 
 def test_many_photos_download_as_zip(url, files):
     visitor = Client(url, verbose=False)
     photos = [handle_file(str(files["second"])), handle_file(str(files["broken"])), handle_file(str(files["photo"]))]
-    gallery, _ = visitor.predict(photos, "Faded film", 100, 0, 0, api_name="/add_photos")
+    gallery = visitor.predict(photos, "Faded film", 100, 0, 0, api_name="/add_photos")[0]
     assert len(gallery) == 2  # the broken file is skipped, the others kept
-    archive = visitor.predict("Faded film", 80, 0, 0, api_name="/download")
+    archive = value(visitor.predict("Faded film", 80, 0, 0, api_name="/download"))
     with zipfile.ZipFile(archive) as zipped:
         names = sorted(zipped.namelist())
         assert len(names) == 2 and names[0].startswith("me_") and names[1].startswith("second_")
@@ -121,7 +134,7 @@ def test_many_photos_download_as_zip(url, files):
 
 
 def test_uploaded_cube_becomes_a_look(url, files, client):
-    _, _, _, downloads, _ = client.training
+    downloads = client.training[3]
     cube_file = next(p for p in downloads if p.endswith(".cube"))
     visitor = Client(url, verbose=False)
     dropdown = visitor.predict(handle_file(cube_file), api_name="/upload_look")
@@ -139,14 +152,54 @@ def test_sessions_are_isolated(url, client):
     with pytest.raises(AppError, match="Add at least 3 reference photos"):
         stranger.predict("Stolen", STEPS, 0, api_name="/finetune")
     with pytest.raises(AppError, match="not in the list of choices|Choose a look"):  # the first visitor's look is not offered to others
-        stranger.predict("Test look", api_name="/download_look")
+        stranger.predict("Test look", 100, api_name="/download_look")
 
 
-def test_all_bad_references_is_an_error(url, files):
+def test_all_bad_references_name_each_reason(url, files):
     visitor = Client(url, verbose=False)
-    with pytest.raises(AppError, match="None of these files"):
-        visitor.predict([handle_file(str(files["broken"]))], api_name="/add_references")
+    with pytest.raises(AppError, match=r"None of these files could be used as reference photos: broken.jpg: not an image file .*; tiny.png: 16×12 px is too small"):
+        visitor.predict([handle_file(str(files["broken"])), handle_file(str(files["tiny"]))], api_name="/add_references")
 
 
-def test_cancel_without_training(client):
-    assert client.predict(api_name="/cancel") == "Nothing is running."
+# --- numbers from the API are checked, never a bare "Error" ----------------------------------------------------
+def call_raw(url: str, api_name: str, data_json: str) -> str:
+    """Call an endpoint with a hand-written JSON body (NaN is valid for Python's JSON, not for gradio_client)."""
+    event = httpx.post(f"{url}gradio_api/call/{api_name}", content='{"data": ' + data_json + "}",
+                       headers={"content-type": "application/json"}, timeout=30).json()["event_id"]
+    return httpx.get(f"{url}gradio_api/call/{api_name}/{event}", timeout=60).text
+
+
+@pytest.mark.parametrize("strength, named", [("NaN", "0..150"), ("Infinity", "150"), ("-5", "minimum value 0"), ("1e309", "150"), ('"lots"', "lots")])
+def test_a_bad_slider_value_is_named(url, client, strength, named):
+    text = call_raw(url, "preview_strength", f'["Golden hour", {strength}, 0, 0, null]')
+    assert "event: error" in text
+    message = json.loads(text.split("data: ", 1)[1])["error"]  # Gradio's own range check, or the app's
+    assert message and named in message
+
+
+def test_a_look_with_a_huge_number_in_its_metadata_is_refused_by_name(url, tmp_path):
+    look = tmp_path / "digits.look"
+    Look(name="Digits").save(look)
+    data = look.read_bytes()
+    header_length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + header_length])
+    meta = json.loads(header["__metadata__"]["influgan"])
+    meta["references"] = "__BIG__"
+    header["__metadata__"]["influgan"] = json.dumps(meta).replace('"__BIG__"', "9" * 5000)
+    encoded = json.dumps(header).encode()
+    look.write_bytes(len(encoded).to_bytes(8, "little") + encoded + data[8 + header_length :])
+    visitor = Client(url, verbose=False)
+    with pytest.raises(AppError, match="digits.look"):
+        visitor.predict(handle_file(str(look)), api_name="/upload_look")
+
+
+def test_long_names_are_shortened_not_fatal(url, tmp_path):
+    photo = tmp_path / ("p" * 240 + ".png")  # with "_<look name>" the result's name would pass 255 bytes
+    synthetic_photo(5, (64, 48)).save(photo)
+    visitor = Client(url, verbose=False)
+    visitor.predict([handle_file(str(photo))], "Golden hour", 100, 0, 0, api_name="/add_photos")
+    look = tmp_path / "long.cube"
+    look.write_text(f'TITLE "{"L" * 300}"\nLUT_3D_SIZE 2\n' + "".join(f"{r} {g} {b}\n" for b in (0, 1) for g in (0, 1) for r in (0, 1)))
+    name = visitor.predict(handle_file(str(look)), api_name="/upload_look")["value"]
+    saved = value(visitor.predict(name, 100, 0, 0, api_name="/download"))
+    assert Image.open(saved).size == (64, 48)
