@@ -525,7 +525,11 @@ def upload_look(file: str | None, state: Session | None):
     if Path(file).suffix.lower() not in LOOK_SUFFIXES:
         raise gr.Error(toast(f"{name}: a look must be an InfluGAN .look file or a .cube LUT."))
     with session.hold(), MEMORY.reserve(8 * 2**20):
-        look = influgan.Look.load(file)
+        try:
+            look = influgan.Look.load(file)
+        except (influgan.LookError, influgan.CubeError) as error:  # one message naming the file and the reason
+            message = str(error)
+            raise gr.Error(toast(message if name in message else f"{name}: {message}")) from None
         look.name = _unique_look_name(session, look.name or Path(file).stem)
         session.looks[look.name] = look
     gr.Info(toast(f"Added the look “{look.name}”."))
