@@ -20,8 +20,9 @@ from safetensors.torch import save as save_safetensors
 
 from . import __version__
 from .cube import MAX_CUBE_SIZE, load_cube, save_cube
-from .finishing import Finish, apply_finish, finish_image
+from .finishing import FINISH_VERSION, Finish, finish_image
 from .lut import LUT_SIZE, apply_lut, apply_lut_image, blend_lut, check_lut, identity_lut, resample_lut
+from .texture import apply_finish
 
 LOOK_SUFFIX = ".look"
 MAX_LOOK_BYTES = 4 * 1024 * 1024  # a 65³ LUT in float32 is 3.3 MB
@@ -77,6 +78,7 @@ class Look:
             "created": self.metadata.get("created") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "finish_fields": _FINISH_FIELDS,
             **{k: v for k, v in self.metadata.items() if k not in ("created", "name", "format", "finish_fields")},
+            "finish_version": FINISH_VERSION,
         }
         data = save_safetensors({"lut": self.lut, "finish": finish}, metadata={"influgan": json.dumps(header)})
         Path(path).write_bytes(data)
@@ -139,12 +141,15 @@ class Look:
             raise LookError(f"{name}: the look holds NaN or infinite values")
         if lut.min() < -0.01 or lut.max() > 1.01:
             raise LookError(f"{name}: LUT values must lie within 0..1")
+        finish_version = meta.get("finish_version", 1)  # files without it predate the L* grain unit
         try:
-            finish = Finish(**dict(zip(_FINISH_FIELDS, tensors["finish"].tolist())))
+            if finish_version not in (1, FINISH_VERSION):
+                raise ValueError(f"unknown finish_version {str(finish_version)[:20]}")
+            finish = Finish.from_version(dict(zip(_FINISH_FIELDS, tensors["finish"].tolist())), finish_version)
         except ValueError as error:
             raise LookError(f"{name}: {error}") from None
         title = str(meta.get("name", "Untitled look"))[:200]
-        metadata = {k: v for k, v in meta.items() if k not in ("format", "name", "finish_fields")}
+        metadata = {k: v for k, v in meta.items() if k not in ("format", "name", "finish_fields", "finish_version")}
         return cls(lut=lut, finish=finish, name=title, metadata=metadata)
 
     def to_cube(self, path: str | os.PathLike, size: int = LUT_SIZE) -> None:

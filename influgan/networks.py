@@ -6,13 +6,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .finishing import Finish, apply_grain, grain_field, grain_seed_noise, vignette_mask
+from .finishing import Finish
 from .look import Look
 from .lut import LUT_SIZE, apply_lut, identity_lut, resample_lut
+from .texture import apply_grain, apply_vignette, grain_field
 
 
 class LookGenerator(nn.Module):
-    """Produces a look: LUT = start + residual (learned on a coarse control grid, upsampled), then vignette and grain.
+    """Produces a look: LUT = start + residual (learned on a coarse control grid, upsampled), then grain and vignette.
 
     The residual starts at zero and the finishing amounts at 0, so a fresh generator reproduces ``start`` exactly.
     """
@@ -23,7 +24,7 @@ class LookGenerator(nn.Module):
         self.residual = nn.Parameter(torch.zeros(control_size, control_size, control_size, 3))
         self.learn_finish = learn_finish
         # Finishing parameters, unconstrained; mapped to their ranges in ``finish_values``.
-        self.grain_raw = nn.Parameter(torch.tensor(-6.0), requires_grad=learn_finish)  # amount = 0.2·sigmoid
+        self.grain_raw = nn.Parameter(torch.tensor(-6.0), requires_grad=learn_finish)  # amount = max·sigmoid
         self.vignette_raw = nn.Parameter(torch.tensor(0.0), requires_grad=learn_finish)  # amount = tanh
         self.radius_raw = nn.Parameter(torch.tensor(0.0), requires_grad=learn_finish)  # radius = 0.2 + 0.6·sigmoid
 
@@ -37,7 +38,7 @@ class LookGenerator(nn.Module):
             zero = torch.zeros(())
             return {"grain_amount": zero, "vignette_amount": zero, "vignette_radius": torch.tensor(0.6)}
         return {
-            "grain_amount": 0.2 * torch.sigmoid(self.grain_raw),
+            "grain_amount": Finish.RANGES["grain_amount"][1] * torch.sigmoid(self.grain_raw),
             "vignette_amount": torch.tanh(self.vignette_raw),
             "vignette_radius": 0.2 + 0.6 * torch.sigmoid(self.radius_raw),
         }
@@ -49,9 +50,9 @@ class LookGenerator(nn.Module):
             return out.clamp(0.0, 1.0)
         values = self.finish_values()
         _, _, height, width = images.shape
-        out = out * vignette_mask(height, width, values["vignette_amount"], values["vignette_radius"])
-        noise = grain_field(grain_seed_noise(height, width, Finish.grain_size, images.shape[0], seed), height, width)
-        return apply_grain(out.clamp(0.0, 1.0), values["grain_amount"], Finish.grain_luma, noise)
+        noise = grain_field(height, width, Finish.grain_size, images.shape[0], seed)
+        out = apply_grain(out.clamp(0.0, 1.0), values["grain_amount"], Finish.grain_luma, noise)
+        return apply_vignette(out, values["vignette_amount"], values["vignette_radius"])
 
     def to_look(self, name: str = "Untitled look", metadata: dict | None = None) -> Look:
         """Freeze the generator into a Look (LUT clamped to 0..1)."""

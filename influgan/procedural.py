@@ -328,14 +328,14 @@ BUILTIN_RECIPES: dict[str, tuple[Recipe, Finish]] = {
             ("split_tone", {"shadows": (0.35, 0.55, 0.5), "highlights": (0.6, 0.55, 0.42), "amount": 0.3}),
             ("saturation", {"amount": 0.78}),
         ],
-        Finish(grain_amount=0.025, grain_size=0.0015, vignette_amount=0.12),
+        Finish(grain_amount=2.5, grain_size=0.0015, vignette_amount=0.12),  # grain: RMS of L* at mid-grey
     ),
     "Crisp mono": (
         [
             ("black_and_white", {"filter_colour": (0.5, 0.4, 0.1)}),
             ("tone_curve", {"contrast": 0.45, "lift": -0.05}),
         ],
-        Finish(grain_amount=0.025, grain_size=0.0012, grain_luma=0.7, vignette_amount=0.2),
+        Finish(grain_amount=3.0, grain_size=0.0012, grain_luma=0.7, vignette_amount=0.2),
     ),
     "Soft pastel": (
         [
