@@ -35,11 +35,12 @@ from PIL import Image
 import influgan
 from influgan.budget import BudgetTimeout, MemoryBudget, decode_cost
 from influgan.fingerprint import render_fingerprint
+from influgan.finishing import GRAIN_SLIDER_MAX
 from influgan.finetune import MAX_REFERENCES, MIN_REFERENCES
 from influgan.images import check_training_size, load_training_images, thumbnail
 from influgan.lut import blend_lut
 from influgan.outputs import OutputError
-from influgan.session import Photo, Reference, Session, SessionClosed, SessionFull, process_root, sweep_files
+from influgan.session import Photo, Reference, Session, SessionClosed, SessionFull, SessionStore, process_root, sweep_files
 from influgan.stylize import iter_stylize, share_name
 
 try:  # ZeroGPU Spaces: run the fine-tune under @spaces.GPU; everywhere else plain CPU
@@ -63,11 +64,13 @@ REFERENCE_SIZE = 1024  # references are kept at this size (the fine-tune looks a
 PREVIEW_SIZE = 1024  # longer side of the interactive preview; full resolution only for download
 DEFAULT_STEPS = int(os.environ.get("INFLUGAN_STEPS", "200"))
 PREVIEW_EVERY = 10  # steps between live previews during the fine-tune
-GRAIN_MAX = influgan.Finish.RANGES["grain_amount"][1]
+GRAIN_MAX = GRAIN_SLIDER_MAX  # the grain slider's 100 %: strong but plausible film
 LOOK_SUFFIXES = (".look", ".cube")
 MEMORY = MemoryBudget(int(float(os.environ.get("INFLUGAN_MEMORY_MB", "768")) * 2**20))  # all image work of the process
 FINETUNE_MEMORY = 256 * 2**20  # what a fine-tune holds beyond the references (thumbnails, networks, optimiser)
-UPLOAD_TTL = 3600.0  # seconds an upload stays in Gradio's folder: each is read within seconds of arriving
+SESSION_IDLE = float(os.environ.get("INFLUGAN_SESSION_IDLE", "900"))  # a session unused this long (no open page pinging it) ends
+UPLOAD_TTL = float(os.environ.get("INFLUGAN_UPLOAD_TTL", "600"))  # seconds an upload stays in Gradio's folder (read within seconds)
+PING = max(1.0, SESSION_IDLE / 6)  # an open page tells the server it is still there this often
 USER_ERRORS = (influgan.ImageError, influgan.LookError, influgan.CubeError, SessionFull, OutputError, BudgetTimeout, ValueError)
 log = logging.getLogger("influgan.app")
 
@@ -92,9 +95,10 @@ def _friendly(error: BaseException) -> gr.Error:
     if isinstance(error, gr.Error):
         return error
     if isinstance(error, SessionClosed):
-        return gr.Error("This session has ended. Reload the page to start again.")
+        return gr.Error(f"Your session ended after {SESSION_IDLE / 60:.0f} minutes away, and its files were deleted. "
+                        "Reload the page to start again.", print_exception=False)
     if isinstance(error, USER_ERRORS):
-        return gr.Error(toast(error))
+        return gr.Error(toast(error), print_exception=False)
     log.exception("handler failed", exc_info=error)
     return gr.Error(f"Something went wrong ({type(error).__name__}). Nothing of yours was lost; please try again.")
 
@@ -130,37 +134,52 @@ def _number(value, what: str, low: float, high: float) -> float:
     return number
 
 
-# --- sessions -----------------------------------------------------------------------------------------------
+# --- sessions ---------------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
+def sessions() -> SessionStore:
+    """This process's sessions, in its own folder (folders of dead processes are removed on first use)."""
+    return SessionStore(process_root(SESSIONS_ROOT), idle=SESSION_IDLE)
+
+
 def sessions_root() -> Path:
-    """This process's folder of session folders (folders of dead processes are removed on first use)."""
-    return process_root(SESSIONS_ROOT)
+    return sessions().root
 
 
 def _session(state: Session | None) -> Session:
-    """The visitor's session, or a new one for a first visit (or when the old one has ended)."""
-    if isinstance(state, Session) and not state.closed:
+    """The visitor's session, or a new one on a first visit. One that has ended (the page was away longer than
+    SESSION_IDLE) is said so, rather than silently replaced by an empty one."""
+    if isinstance(state, Session):
+        if state.closed:
+            raise SessionClosed("session ended")
         return state
-    return Session.create(sessions_root())
+    return sessions().create()
+
+
+def keep_alive(state: Session | None) -> None:
+    """The open page's ping: its session is still in use."""
+    if isinstance(state, Session) and not state.closed:
+        state.last_seen = time.monotonic()
 
 
 def end_session(state: Session | None) -> None:
-    """gr.State's delete callback: Gradio dropped the visitor's state (an hour after the tab closed, or after six
-    hours unused); their folder goes with it, once any request of theirs still running is done."""
+    """gr.State's delete callback (Gradio dropped the visitor's state): the folder goes with it, once any request
+    of theirs still running is done."""
     if isinstance(state, Session):
-        threading.Thread(target=state.close, name="influgan-end-session", daemon=True).start()
+        threading.Thread(target=sessions().close, args=(state,), name="influgan-end-session", daemon=True).start()
 
 
 @lru_cache(maxsize=1)
-def housekeeping(interval: float = 300.0) -> None:
-    """Every ``interval`` seconds: delete uploads older than UPLOAD_TTL from Gradio's folder (not the sessions)."""
+def housekeeping() -> None:
+    """In the background: end sessions unused for SESSION_IDLE and delete uploads older than UPLOAD_TTL from Gradio's
+    folder (an upload is read into its session within seconds), so that the disk used returns to where it was."""
     def loop() -> None:
         while True:
-            time.sleep(interval)
+            time.sleep(min(PING, UPLOAD_TTL / 4))
             try:
+                sessions().close_idle()
                 sweep_files(CACHE_DIR, UPLOAD_TTL, keep=SESSIONS_ROOT)
             except OSError:
-                log.exception("sweeping old uploads failed")
+                log.exception("housekeeping failed")
 
     threading.Thread(target=loop, name="influgan-housekeeping", daemon=True).start()
 
@@ -208,7 +227,7 @@ def _finish_for(look: influgan.Look, grain: float, vignette: float) -> influgan.
 
 
 def _slider_values(look: influgan.Look) -> tuple[float, float]:
-    return round(100.0 * look.finish.grain_amount / GRAIN_MAX, 1), round(100.0 * look.finish.vignette_amount, 1)
+    return min(100.0, round(100.0 * look.finish.grain_amount / GRAIN_MAX, 1)), round(100.0 * look.finish.vignette_amount, 1)
 
 
 def _look_files(session: Session, look: influgan.Look, strength: float = 100.0) -> list[str]:
@@ -642,6 +661,7 @@ QUIET = {"show_progress": "hidden"}  # no overlays, no red "Error" pills: errors
 
 with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
     session_state = gr.State(None, delete_callback=end_session, time_to_live=6 * 3600)
+    ping = gr.Timer(PING)
     with gr.Row(elem_id="hero"):
         with gr.Column(scale=4):
             gr.Markdown(
@@ -739,6 +759,7 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
         train_look, [look_name, steps, seed, session_state], training_outputs, api_name="example_finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET
     )
     example_training.success(go_to_tab, gr.State("stylize"), [tabs], api_name="show_stylize")
+    ping.tick(keep_alive, [session_state], None, queue=False, show_progress="hidden", api_visibility="private")
     # the browser cancels the fine-tune itself (cancels=); an API client cancels its own job (gradio_client: job.cancel())
     cancel_button.click(cancel_training, None, [train_status], cancels=[training, example_training], queue=False, api_visibility="private")
 
@@ -748,9 +769,9 @@ LAUNCH_OPTIONS = {"theme": THEME, "css": CSS, "max_file_size": "50mb", "show_err
 
 
 def launch(**options) -> None:
-    """Serve the app: this process's session folder is made (stale ones of dead processes removed) and old
-    uploads are swept every few minutes."""
-    sessions_root()
+    """Serve the app: this process's session folder is made (stale ones of dead processes removed), and idle
+    sessions and old uploads are cleaned up in the background."""
+    sessions()
     housekeeping()
     demo.launch(**{**LAUNCH_OPTIONS, **options})
 

@@ -48,7 +48,7 @@ class Photo:
     example: bool = False  # put there by "Try the example"; replaced by the visitor's own photos
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: a store keeps them in a set
 class Session:
     """One visitor: references, photos, looks made or uploaded, and their folder."""
 
@@ -59,6 +59,7 @@ class Session:
     current: int = 0  # index of the photo shown in the preview
     disk_budget: int = DISK_BUDGET
     closed: bool = False
+    last_seen: float = field(default_factory=time.monotonic)  # when a request last held the session
     _counter: int = 0
     _holds: int = 0  # requests at work right now
     _trash: list[Path] = field(default_factory=list)  # discarded files, deleted when no request holds the session
@@ -78,6 +79,7 @@ class Session:
             if self.closed:
                 raise SessionClosed("this session has ended; reload the page to start again")
             self._holds += 1
+            self.last_seen = time.monotonic()
         try:
             yield self
         finally:
@@ -170,6 +172,46 @@ class Session:
 
 class SessionClosed(RuntimeError):
     """A request arrived for a session that has already ended."""
+
+
+class SessionStore:
+    """The sessions of one server process: made in ``root``, closed when they go unused for ``idle`` seconds.
+
+    An open page keeps its session in use (the app pings it well within ``idle``); a closed tab, a phone asleep
+    or an API client that stopped calling does not, and its folder is deleted ``idle`` seconds after its last
+    request — never while one of its requests is still running.
+    """
+
+    def __init__(self, root: Path, idle: float, **settings):
+        self.root = Path(root)
+        self.idle = idle
+        self.settings = settings  # passed to each Session (e.g. disk_budget)
+        self._sessions: set[Session] = set()
+        self._lock = threading.Lock()
+
+    def create(self) -> Session:
+        session = Session.create(self.root, **self.settings)
+        with self._lock:
+            self._sessions.add(session)
+        return session
+
+    def close(self, session: Session) -> None:
+        with self._lock:
+            self._sessions.discard(session)
+        session.close()
+
+    def close_idle(self, now: float | None = None) -> int:
+        """Close every session unused for ``idle`` seconds; returns how many were closed."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            idle = [s for s in self._sessions if s._holds == 0 and now - s.last_seen > self.idle]
+        for session in idle:
+            self.close(session)
+        return len(idle)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(not s.closed for s in self._sessions)
 
 
 def process_root(root: Path) -> Path:

@@ -149,7 +149,7 @@ def test_photo_warning_names_each_bad_file(bag):
     """The Stylize tab tells its problems in a warning; called here in-process, where gr.Warning is a warning."""
     import app
 
-    session = app.Session.create(app.sessions_root())
+    session = app.sessions().create()
     with pytest.warns(UserWarning) as caught:
         updates = app.add_photos([str(bag / name) for name in [*UNREADABLE, "ref0.png"]], None, 100, 0, 0, session)
     text = str(caught[-1].message)

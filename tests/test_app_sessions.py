@@ -222,3 +222,19 @@ def test_stale_session_folders_are_cleaned_at_start_up(tmp_path):
     (dead / "abc" / "photo.jpg").write_bytes(b"x")
     mine = process_root(tmp_path)
     assert not dead.exists() and mine.is_dir()
+
+
+def test_a_session_left_idle_ends_and_says_so(url, tmp_path, app):
+    """No page pinging it for SESSION_IDLE (a closed tab, an API client gone quiet): the folder is deleted, and a
+    late request is told so instead of finding an empty session."""
+    from gradio_client.exceptions import AppError
+
+    client = Client(url, verbose=False)
+    client.predict(feed(tmp_path, 3, 15), api_name="/add_references")
+    session = session_of(app, client.session_hash)
+    session.last_seen -= app.SESSION_IDLE + 1
+    assert app.sessions().close_idle() >= 1
+    assert not session.folder.exists()
+    with pytest.raises(AppError, match="Your session ended after .* minutes away"):
+        client.predict("Golden hour", 50, 0, 0, api_name="/preview_strength")
+    client.close()

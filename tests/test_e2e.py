@@ -100,14 +100,17 @@ def test_create_and_apply_a_look(url, browser, tmp_path):
     page.locator("#look-name textarea, #look-name input").first.fill("Browser look")
     page.get_by_text("Advanced").click()
     steps = page.locator("#steps input[type=number]")
-    steps.fill("40")
+    steps.fill("60")
     steps.press("Enter")
     started = time.perf_counter()
     page.locator("#train-button").click()
     page.locator("#train-status").get_by_text("Step 10 of").wait_for()
+    source = page.locator("#train-preview img").get_attribute("src")
     first = page.locator("#train-preview").screenshot()
-    page.locator("#train-status").get_by_text("Step 20 of").wait_for(state="attached")
-    page.wait_for_timeout(300)
+    page.wait_for_function(  # a later step's preview has arrived and loaded
+        "(old) => { const img = document.querySelector('#train-preview img'); return img && img.getAttribute('src') !== old && img.complete; }", arg=source
+    )
+    assert page.locator("#train-status").get_by_text("Step").count() == 1  # still learning
     second = page.locator("#train-preview").screenshot()
     assert first != second, "the live preview did not change during the fine-tune"
     assert page.locator("#train-preview img").is_visible()

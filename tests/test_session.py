@@ -1,0 +1,140 @@
+"""A web visitor's session (folder, holds, disk limit, idle expiry) and the process-wide memory budget."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from influgan.budget import BudgetTimeout, MemoryBudget, decode_cost
+from influgan.session import Session, SessionClosed, SessionFull, SessionStore, process_root, sweep_files
+from conftest import png_bytes, synthetic_photo
+
+
+def test_a_session_folder_is_random_and_made_on_first_use(tmp_path):
+    first, second = Session.create(tmp_path), Session.create(tmp_path)
+    assert first.folder != second.folder and len(first.folder.name) == 32 and not first.folder.exists()
+    path = first.new_path("../../etc/passwd <img>.jpg")
+    assert path.parent == first.folder and path.name == "001_passwd_img.jpg" and first.folder.is_dir()
+
+
+def test_discarded_files_wait_for_running_requests(tmp_path):
+    session = Session.create(tmp_path)
+    path = session.new_path("photo.jpg")
+    path.write_bytes(b"x")
+    with session.hold():
+        session.discard(path)
+        assert path.exists()  # a request may still be reading it
+    assert not path.exists()
+
+
+def test_closing_waits_for_running_requests_then_deletes_the_folder(tmp_path):
+    session = Session.create(tmp_path)
+    session.new_path("a.jpg").write_bytes(b"x")
+    with session.hold():
+        session.close()
+        assert session.folder.is_dir()
+        with pytest.raises(SessionClosed):
+            with session.hold():
+                pass
+    assert not session.folder.exists()
+
+
+def test_the_disk_limit_is_checked_before_writing(tmp_path):
+    session = Session.create(tmp_path, disk_budget=1000)
+    session.new_path("a.bin").write_bytes(b"x" * 600)
+    session.check_room(400, "b.jpg")
+    with pytest.raises(SessionFull, match="b.jpg: your files would take"):
+        session.check_room(401, "b.jpg")
+
+
+def test_only_the_newest_renders_are_kept(tmp_path):
+    session = Session.create(tmp_path)
+    paths = []
+    for index in range(6):
+        paths.append(session.new_path(f"preview{index}.jpg"))
+        paths[-1].write_bytes(b"x")
+        session.keep_recent("preview", paths[-1], keep=2)
+    assert [p.exists() for p in paths] == [False] * 4 + [True] * 2
+
+
+def test_idle_sessions_end_busy_ones_do_not(tmp_path):
+    store = SessionStore(tmp_path, idle=10.0)
+    idle, busy, fresh = store.create(), store.create(), store.create()
+    for session in (idle, busy, fresh):
+        session.new_path("a.jpg").write_bytes(b"x")
+    now = time.monotonic()
+    idle.last_seen = busy.last_seen = now - 60
+    with busy.hold():
+        busy.last_seen = now - 60
+        assert store.close_idle(now) == 1
+    assert idle.closed and not idle.folder.exists()
+    assert not busy.closed and busy.folder.exists() and not fresh.closed and len(store) == 2
+
+
+def test_folders_of_dead_processes_are_removed(tmp_path):
+    dead = tmp_path / "999999999-1"
+    (dead / "abc").mkdir(parents=True)
+    alive = tmp_path / f"{os.getppid()}-1"
+    alive.mkdir()
+    mine = process_root(tmp_path)
+    assert not dead.exists() and alive.exists() and mine.parent == tmp_path and mine.name.startswith(f"{os.getpid()}-")
+
+
+def test_old_uploads_are_swept_but_sessions_kept(tmp_path):
+    old_upload = tmp_path / "abc123" / "photo.jpg"
+    new_upload = tmp_path / "def456" / "photo.jpg"
+    session_file = tmp_path / "sessions" / "1-1" / "x" / "photo.jpg"
+    for path in (old_upload, new_upload, session_file):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"x")
+    long_ago = time.time() - 7200
+    for path in (old_upload, session_file):
+        os.utime(path, (long_ago, long_ago))
+    assert sweep_files(tmp_path, 3600, keep=tmp_path / "sessions") == 1
+    assert not old_upload.parent.exists() and new_upload.exists() and session_file.exists()
+
+
+# --- the memory budget -------------------------------------------------------------------------------------------
+def test_the_budget_admits_in_order_and_within_capacity():
+    budget = MemoryBudget(100)
+    order, peak = [], []
+    lock = threading.Lock()
+
+    def work(name: str, amount: int, delay: float) -> None:
+        time.sleep(delay)
+        with budget.reserve(amount):
+            with lock:
+                order.append(name)
+                peak.append(budget.used)
+            time.sleep(0.2)
+
+    threads = [threading.Thread(target=work, args=args) for args in (("big", 80, 0.0), ("huge", 100, 0.05), ("small", 10, 0.1))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert order == ["big", "huge", "small"]  # "small" fits beside "big" but waits its turn behind "huge"
+    assert max(peak) <= 100 and budget.used == 0
+
+
+def test_a_reservation_larger_than_the_budget_runs_alone_and_a_long_wait_says_so():
+    budget = MemoryBudget(100, timeout=0.2)
+    with budget.reserve(10**9):
+        assert budget.used == 100
+        with pytest.raises(BudgetTimeout, match="busy"):
+            with budget.reserve(1):
+                pass
+    assert budget.used == 0
+
+
+def test_decode_cost_reads_the_header_only(tmp_path):
+    bomb = tmp_path / "big.png"
+    bomb.write_bytes(png_bytes(10000, 10000))  # 100 MP in a few hundred KB
+    assert decode_cost(bomb, copies=1) == 10000 * 10000 * 4
+    jpeg = tmp_path / "phone.jpg"
+    synthetic_photo(1, (4000, 3000)).save(jpeg, quality=80)
+    assert decode_cost(jpeg, longest_side=1000, copies=1) == 1000 * 750 * 4  # decoded at 1/4 scale a side
+    assert decode_cost(tmp_path / "missing.jpg") == 0
