@@ -12,17 +12,20 @@ import re
 import struct
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-try:  # HEIC/HEIF from iPhones
-    from pillow_heif import register_heif_opener
+# Only the decoders photos need: fewer decoders facing hostile bytes, none that runs a program (EPS), and a fast
+# start (Image.init() would import some 40 plugins). HEIC/HEIF (pillow-heif) is registered when a file looks like one.
+from PIL import BmpImagePlugin, GifImagePlugin, JpegImagePlugin, MpoImagePlugin, PngImagePlugin, TiffImagePlugin, WebPImagePlugin  # noqa: F401, E402 isort:skip
 
-    register_heif_opener()
-except ImportError:  # pragma: no cover - optional dependency
+try:
+    from PIL import AvifImagePlugin  # noqa: F401
+except ImportError:  # pragma: no cover - Pillow before 11.2
     pass
 
 MAX_PIXELS = 100_000_000  # 100 MP: a 48 MP phone photo passes, a 20000×20000 bomb does not
@@ -30,13 +33,33 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 MIN_TRAINING_SIDE = 32  # a reference or content photo smaller than this has too little to learn from
 MAX_TRAINING_ASPECT = 8.0  # nor one thinner than 8:1 (its 128 px training thumbnail would be a sliver)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp", ".gif")
-Image.init()
-# Only the decoders photos need: fewer decoders facing hostile bytes, and none that runs a program (EPS).
-FORMATS = tuple(f for f in ("JPEG", "MPO", "PNG", "WEBP", "HEIF", "AVIF", "TIFF", "BMP", "GIF") if f in Image.OPEN)
+PHOTO_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "HEIF", "AVIF", "TIFF", "BMP", "GIF")
 # What Pillow's and libheif's decoders raise on damaged or hostile data; each means "this file is unusable".
 DECODE_ERRORS = (OSError, ValueError, RuntimeError, SyntaxError, EOFError, IndexError, KeyError, TypeError, struct.error, ZeroDivisionError, OverflowError)
 WHITE = (255, 255, 255)
-_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _formats() -> tuple[str, ...]:
+    """The photo formats whose decoders are registered now (HEIF only once a HEIF-like file was seen)."""
+    return tuple(f for f in PHOTO_FORMATS if f in Image.OPEN)
+
+
+@lru_cache(maxsize=None)
+def _register_heif() -> bool:
+    """Register pillow-heif's HEIC/HEIF decoder (iPhone photos); False when it is not installed."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:  # pragma: no cover - optional dependency
+        return False
+    register_heif_opener()
+    return True
+
+
+@lru_cache(maxsize=None)
+def _srgb_profile():
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 class ImageError(ValueError):
@@ -59,7 +82,12 @@ def open_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.I
         with warnings.catch_warnings():
             # Pillow warns above its own 89 MP; our cap, checked below, is the one that counts.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path, formats=FORMATS)
+            try:
+                image = Image.open(path, formats=_formats())
+            except UnidentifiedImageError:
+                if "HEIF" in Image.OPEN or not _register_heif():
+                    raise
+                image = Image.open(path, formats=_formats())  # a HEIC photo, the first of this process
     except Image.DecompressionBombError as error:  # far over the cap: Pillow gives only the pixel count
         pixels = re.search(r"\((\d+) pixels\)", str(error))
         size = f"{int(pixels[1]) / 1e6:.0f} megapixels" if pixels else "far too many pixels"
@@ -152,7 +180,8 @@ def to_srgb(image: Image.Image, keep_alpha: bool = False) -> Image.Image:
     ``keep_alpha`` and it has alpha."""
     icc = image.info.get("icc_profile")
     try:
-        image = ImageOps.exif_transpose(image)
+        if image.getexif().get(0x0112, 1) != 1:  # Orientation; upright photos are not copied
+            image = ImageOps.exif_transpose(image)
     except Exception:  # a broken EXIF block must not lose the photo
         pass
     alpha = None
@@ -169,9 +198,12 @@ def to_srgb(image: Image.Image, keep_alpha: bool = False) -> Image.Image:
         alpha = image.getchannel("A")
         image = image.convert("RGB") if image.mode != "LA" else image.convert("L")
     if icc and image.mode in ("RGB", "CMYK", "L"):
+        from PIL import ImageCms
+
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            image = ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
+            if not (image.mode == "RGB" and ImageCms.getProfileDescription(source).strip().lower().startswith("srgb")):
+                image = ImageCms.profileToProfile(image, source, _srgb_profile(), outputMode="RGB")
         except Exception:  # an unreadable profile: fall back to treating the pixels as sRGB
             pass
     if image.mode != "RGB":
