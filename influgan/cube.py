@@ -63,10 +63,11 @@ def _parse_size(rest: str, line_no: int, keyword: str, low: int, high: int) -> i
 
 
 def _parse_title(rest: str, line_no: int) -> str:
-    """``"Summer #2"`` (quoted: everything up to the closing quote) or ``Film look`` (unquoted: up to a comment)."""
+    """``"Summer #2"`` (quoted: everything between the first and the last quote, quotes inside kept) or
+    ``Film look`` (unquoted: up to a comment)."""
     if rest.startswith('"'):
-        end = rest.find('"', 1)
-        if end < 0:
+        end = rest.rfind('"')
+        if end <= 0:
             raise CubeError(f'line {line_no}: TITLE must be quoted on both sides, like TITLE "My look"')
         title = rest[1:end]
     else:

@@ -64,6 +64,11 @@ def test_the_file_keeps_its_own_size(size):
     np.testing.assert_allclose(loaded, lut, atol=1e-6)
 
 
+def test_quotes_inside_a_quoted_title_are_kept():
+    rows = "\n".join(f"{r} {g} {b}" for b in (0, 1) for g in (0, 1) for r in (0, 1))
+    assert parse_cube(f'TITLE "<img src="x"> #1"\nLUT_3D_SIZE 2\n{rows}')[1] == '<img src="x"> #1'
+
+
 def test_unquoted_title_and_lower_case_keywords():
     """What OpenColorIO reads: keywords in any case, TITLE with or without quotes."""
     rows = [f"{r} {g} {b}" for b in (0, 1) for g in (0, 1) for r in (0, 1)]
