@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from influgan import FinetuneSettings, finetune, load_cube  # noqa: E402
 from influgan.images import find_images  # noqa: E402
-from influgan.lut import apply_lut  # noqa: E402
+from influgan.lut_torch import apply_lut  # noqa: E402
 from influgan.prior import LookPrior, load_prior  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -58,7 +58,7 @@ def to8(image: np.ndarray) -> np.ndarray:
 
 
 def make_task(cube: Path, photos: list[Path]):
-    lut, _ = load_cube(cube)
+    lut = torch.from_numpy(load_cube(cube)[0]).clamp(0.0, 1.0)  # entries as the model card's figures were measured
     seed = int(hashlib.sha256(cube.stem.encode()).hexdigest()[:8], 16)
     order = np.random.default_rng(seed).permutation(len(photos))
     chosen = [load_photo(photos[i]) for i in order[: REFERENCES + TESTS]]

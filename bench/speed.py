@@ -1,13 +1,15 @@
-"""Speed on this machine: the instant look (prior alone), fine-tune with default settings, and full-resolution
-apply of a 12 MP photo.
+"""Speed on this machine: the instant look (prior alone), fine-tune with default settings, full-resolution apply
+of a 12 MP photo, and the whole ``python -m influgan stylize`` process against ffmpeg's lut3d (imageio-ffmpeg).
 
-    python bench/speed.py [--threads 2] [--repeats 5] [--apply-only]
+    python bench/speed.py [--threads 2] [--repeats 5] [--apply-only] [--stylize-only]
 
 Uses photos from ../shared/data/photos when present (synthetic photos otherwise). Prints a table.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -23,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from influgan import Finish, FinetuneSettings, Look, finetune, instant_look  # noqa: E402
-from influgan.lut import apply_lut_image, identity_lut, pillow_lut  # noqa: E402
+from influgan.lut import apply_lut_colours, apply_lut_image, identity_lut, pillow_lut  # noqa: E402
 
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
 
@@ -75,10 +77,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--apply-only", action="store_true", help="only the full-resolution apply rows")
+    parser.add_argument("--stylize-only", action="store_true", help="only the stylize process against ffmpeg")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    look = Look(lut=(identity_lut() ** torch.tensor([0.8, 1.0, 1.2])).clamp(0, 1))
+    if args.stylize_only:
+        stylize_vs_ffmpeg(args.repeats)
+        return
+    look = Look(lut=identity_lut() ** np.float32([0.8, 1.0, 1.2]))
     photo_12mp = photo_sources(1)[0].resize((4000, 3000), Image.Resampling.BICUBIC)
     single = pillow_lut(look.lut)
 
@@ -118,6 +124,78 @@ def main() -> None:
             timed(lambda: subprocess.run(command, check=True, capture_output=True, cwd=ROOT), max(1, args.repeats // 2)),
             "<= 20",
         )
+
+    stylize_vs_ffmpeg(args.repeats)
+
+
+def twelve_megapixel_jpeg(path: Path) -> None:
+    """A 4000×3000 JPEG as a phone writes it (quality 92, 4:2:0), from a real photo with sensor-like noise."""
+    photo = photo_sources(1)[0].resize((4000, 3000), Image.Resampling.BICUBIC)
+    noise = np.random.default_rng(0).normal(0.0, 2.0, (3000, 4000, 3))
+    Image.fromarray(np.clip(np.asarray(photo) + noise, 0, 255).round().astype(np.uint8)).save(path, quality=92)
+
+
+def run_timed(command: list[str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def psnr(path: Path, reference: np.ndarray) -> float:
+    """PSNR (dB) of an 8-bit result against the exact float result, on every 4th pixel each way."""
+    result = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)[::4, ::4]
+    return float(10 * np.log10(255.0**2 / np.mean((result - reference) ** 2)))
+
+
+def stylize_vs_ffmpeg(repeats: int) -> None:
+    """``python -m influgan stylize`` of one 12 MP JPEG to JPEG, whole process, against ``ffmpeg -vf lut3d`` with the
+    look exported as .cube on the same file, run in turns (a busy machine slows both alike). Target: ≤ 1.5×.
+
+    JPEG quality: InfluGAN writes quality 95, 4:4:4; ffmpeg's mjpeg at its best (-qmin 1 -q:v 1) writes a file of
+    about the same size; the PSNR columns say how close each is to the exact colour result.
+    """
+    import imageio_ffmpeg
+
+    look = ROOT / "weights" / "looks" / "golden_hour.look"
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        photo, cube = folder / "photo.jpg", folder / "look.cube"
+        twelve_megapixel_jpeg(photo)
+        subprocess.run([sys.executable, "-m", "influgan", "export-cube", "--look", str(look), "--out", str(cube)], check=True, capture_output=True, cwd=ROOT)
+        commands = {
+            "ffmpeg -vf lut3d=<exported .cube> (-qmin 1 -q:v 1)": lambda i: [
+                imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(photo), "-vf", f"lut3d=file={cube}",
+                "-qmin", "1", "-q:v", "1", str(folder / f"ffmpeg{i}.jpg")],
+            "python -m influgan stylize --look x.look": lambda i: [
+                sys.executable, "-m", "influgan", "stylize", "--look", str(look), "--out", str(folder / f"look{i}"), str(photo)],
+            "python -m influgan stylize --look x.cube": lambda i: [
+                sys.executable, "-m", "influgan", "stylize", "--look", str(cube), "--out", str(folder / f"cube{i}"), str(photo)],
+        }
+        wall = {name: [] for name in commands}
+        cpu = {name: [] for name in commands}
+        for i in range(repeats):
+            for name, command in commands.items():
+                seconds, processor = run_timed(command(i))
+                wall[name].append(seconds)
+                cpu[name].append(processor)
+        source = np.asarray(Image.open(photo).convert("RGB"), dtype=np.float64)[::4, ::4] / 255.0
+        exact = np.clip(apply_lut_colours(source, Look.load(cube).lut), 0.0, 1.0) * 255.0
+        outputs = {name: folder / name_ for name, name_ in zip(commands, ("ffmpeg0.jpg", "look0/photo.jpg", "cube0/photo.jpg"))}
+        print(f"\n12 MP JPEG → JPEG, whole process, {repeats} turns; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+        print(f"{'seconds':52s} {'min':>8s} {'median':>8s} {'max':>8s} {'CPU med':>8s}  {'MB':>5s} {'PSNR':>6s}")
+        for name in commands:
+            quality = f"{psnr(outputs[name], exact):6.1f}" if "x.look" not in name else "     -"  # x.look adds a vignette
+            print(f"{name:52s} {min(wall[name]):8.3f} {statistics.median(wall[name]):8.3f} {max(wall[name]):8.3f} "
+                  f"{statistics.median(cpu[name]):8.3f}  {outputs[name].stat().st_size / 1e6:5.2f} {quality}", flush=True)
+        reference = "ffmpeg -vf lut3d=<exported .cube> (-qmin 1 -q:v 1)"
+        for name in list(commands)[1:]:
+            ratio_wall = statistics.median(w / r for w, r in zip(wall[name], wall[reference]))
+            ratio_cpu = statistics.median(c / r for c, r in zip(cpu[name], cpu[reference]))
+            print(f"{name + ' / ffmpeg':52s} wall {ratio_wall:5.2f}×  CPU {ratio_cpu:5.2f}×   target <= 1.5×")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""Command line: ``python -m influgan {finetune,stylize,export-cube,import-cube,info} ...``.
+"""Command line: ``python -m influgan {finetune,stylize,export-cube,import-cube,export-hald,import-hald,info} ...``.
 
 Bad input gives a one-line ``error: ...`` on stderr and exit code 2; nothing already written is lost. Every output
 path is checked before any work starts (``outputs.py``): no output replaces an input of the run, two outputs never
-share a name (the second ``x.jpg`` of a run is written as ``x-2.jpg``), and files are written atomically.
+share a name (the second ``x.jpg`` of a run is written as ``x-2.jpg``), and files are written atomically. Only
+``finetune`` imports torch (and only when it is the command): stylizing and converting looks need none.
 """
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cube import CubeError, MAX_CUBE_SIZE, MIN_CUBE_SIZE
-from .finetune import ADVERSARIES, MAX_REFERENCES, MIN_REFERENCES, STARTS, FinetuneSettings, StepReport, finetune
+from .cube import MAX_CUBE_SIZE, MIN_CUBE_SIZE, CubeError
+from .hald import DEFAULT_LEVEL, HALD_LEVELS
 from .images import IMAGE_SUFFIXES, ImageError, find_images, load_training_images
 from .look import Look, LookError
 from .lut import MAX_STRENGTH
@@ -25,7 +26,7 @@ class UserError(Exception):
     """A problem with what the user asked for; printed as one line, exit code 2."""
 
 
-def _progress(report: StepReport) -> None:
+def _progress(report) -> None:
     """A one-line progress bar on stderr."""
     if sys.stderr.isatty() or report.step == report.steps or report.step % max(1, report.steps // 20) == 0:
         done = report.step / report.steps
@@ -44,6 +45,8 @@ def _load_many(files: list[Path], what: str) -> list:
 
 
 def cmd_finetune(args: argparse.Namespace) -> None:
+    from .finetune import MAX_REFERENCES, MIN_REFERENCES, FinetuneSettings, finetune
+
     files = find_images(args.refs)
     if len(files) > MAX_REFERENCES:  # refused before loading: which 50 show the look best is the user's choice
         raise UserError(f"{len(files)} reference photos given; a look learns from at most {MAX_REFERENCES}: choose the ones that show it best")
@@ -81,22 +84,53 @@ def cmd_stylize(args: argparse.Namespace) -> None:
         raise SystemExit(2)
 
 
+def _check_strength(strength: float) -> None:
+    if not 0.0 <= strength <= MAX_STRENGTH:  # NaN fails too
+        raise UserError(f"--strength must be within 0..{MAX_STRENGTH}, got {strength}")
+
+
+def _check_size(size: int | None) -> None:
+    if size is not None and not MIN_CUBE_SIZE <= size <= MAX_CUBE_SIZE:
+        raise UserError(f"--size must be within {MIN_CUBE_SIZE}..{MAX_CUBE_SIZE}, got {size}")
+
+
 def cmd_export_cube(args: argparse.Namespace) -> None:
-    if not MIN_CUBE_SIZE <= args.size <= MAX_CUBE_SIZE:
-        raise UserError(f"--size must be within {MIN_CUBE_SIZE}..{MAX_CUBE_SIZE}, got {args.size}")
+    _check_size(args.size)
+    _check_strength(args.strength)
     look = Look.load(args.look)
     out = check_output_file(args.out, [args.look])
-    write_atomically(out, lambda path: look.to_cube(path, args.size))
-    print(f"wrote {out} ({args.size}³ LUT)")
+    write_atomically(out, lambda path: look.to_cube(path, args.size, args.strength))
+    size = args.size or look.lut.shape[0]
+    print(f"wrote {out} ({size}³ LUT, strength {args.strength:g}; colour only: grain and vignette are not in a .cube)")
 
 
-def cmd_import_cube(args: argparse.Namespace) -> None:
-    out = check_output_file(args.out, [args.cube])
-    look = Look.from_cube(args.cube)
+def cmd_export_hald(args: argparse.Namespace) -> None:
+    if args.level not in HALD_LEVELS:
+        raise UserError(f"--level must be within {HALD_LEVELS.start}..{HALD_LEVELS.stop - 1}, got {args.level}")
+    _check_strength(args.strength)
+    look = Look.load(args.look)
+    out = check_output_file(args.out, [args.look])
+    write_atomically(out, lambda path: look.to_hald(path, args.level, args.strength))
+    side = args.level**3
+    print(f"wrote {out} (Hald CLUT level {args.level}, {side}×{side} px, strength {args.strength:g}; colour only: grain and vignette are not in a Hald)")
+
+
+def _import_look(args: argparse.Namespace, source: str, read) -> None:
+    _check_size(args.size)
+    out = check_output_file(args.out, [source])
+    look = read(source, args.size)
     if args.name:
         look.name = args.name
     write_atomically(out, look.save)
-    print(f"wrote {out}")
+    print(f"wrote {out} ({look.lut.shape[0]}³ LUT)")
+
+
+def cmd_import_cube(args: argparse.Namespace) -> None:
+    _import_look(args, args.cube, Look.from_cube)
+
+
+def cmd_import_hald(args: argparse.Namespace) -> None:
+    _import_look(args, args.hald, Look.from_hald)
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -110,11 +144,9 @@ def cmd_info(args: argparse.Namespace) -> None:
         print(f"{key + ':':17s}{value:g}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m influgan", description="Learn a photo look from a feed and apply it.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _add_finetune_arguments(p: argparse.ArgumentParser) -> None:
+    from .finetune import ADVERSARIES, STARTS, FinetuneSettings  # imports torch: only when finetune is the command
 
-    p = commands.add_parser("finetune", help="learn a look from reference photos", description="Learn a look from 3–50 reference photos of a feed.")
     p.add_argument("--refs", nargs="+", required=True, metavar="PATH", help="reference photos (files or folders)")
     p.add_argument("--content", nargs="+", metavar="PATH", help="plain photos to learn the mapping from (default: the shipped examples)")
     p.add_argument("--out", required=True, help="look file to write (.look)")
@@ -123,35 +155,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adversary", choices=ADVERSARIES, default=FinetuneSettings.adversary, help="adversarial term (default %(default)s)")
     p.add_argument("--start", choices=STARTS, default=FinetuneSettings.start_from, help="start from the look prior's instant look or from identity (default %(default)s)")
     p.add_argument("--name", help="name of the look (default: the output file's stem)")
+
+
+def build_parser(training: bool = True) -> argparse.ArgumentParser:
+    """The argument parser; ``training=False`` leaves out finetune's arguments, whose defaults come from torch code."""
+    parser = argparse.ArgumentParser(prog="python -m influgan", description="Learn a photo look from a feed and apply it.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    looks = "a .look, a .cube LUT or a Hald CLUT .png"
+    colour_only = "A .cube or a Hald CLUT carries colour only: the look's grain and vignette are not in it."
+
+    p = commands.add_parser("finetune", help="learn a look from reference photos", description="Learn a look from 3–50 reference photos of a feed.")
+    if training:
+        _add_finetune_arguments(p)
     p.set_defaults(run=cmd_finetune)
 
     p = commands.add_parser("stylize", help="apply a look to photos", description="Apply a look to photos at full resolution.")
-    p.add_argument("--look", required=True, help="a .look or .cube file")
+    p.add_argument("--look", required=True, help=looks)
     p.add_argument("--strength", type=float, default=1.0, help=f"style strength 0..{MAX_STRENGTH} (default %(default)s)")
     p.add_argument("--out", required=True, help="output folder (created if needed); each result is OUT/<input stem>.<same extension>, or <stem>-2.<ext> when an input or another result of the run holds that name")
     p.add_argument("photos", nargs="+", metavar="PHOTO", help="photos (files or folders)")
     p.set_defaults(run=cmd_stylize)
 
-    p = commands.add_parser("export-cube", help="write a look as a .cube LUT", description="Export a look's colour LUT as .cube.")
-    p.add_argument("--look", required=True, help="a .look file")
+    p = commands.add_parser("export-cube", help="write a look's colour as a .cube LUT", description=f"Export a look's colour as a .cube LUT. {colour_only}")
+    p.add_argument("--look", required=True, help=looks)
     p.add_argument("--out", required=True, help=".cube file to write")
-    p.add_argument("--size", type=int, default=33, help="points per axis, 17, 33 or 65 travel best (default %(default)s)")
+    p.add_argument("--size", type=int, help="points per axis, 2..65 (default: the look's own, 33 for looks InfluGAN makes); 17, 33 or 65 travel best")
+    p.add_argument("--strength", type=float, default=1.0, help=f"style strength baked into the LUT, 0..{MAX_STRENGTH} (default %(default)s)")
     p.set_defaults(run=cmd_export_cube)
 
-    p = commands.add_parser("import-cube", help="make a look from a .cube LUT", description="Make a look file from a .cube LUT.")
+    p = commands.add_parser("export-hald", help="write a look's colour as a Hald CLUT PNG", description=f"Export a look's colour as a Hald CLUT PNG (darktable, RawTherapee, G'MIC). {colour_only}")
+    p.add_argument("--look", required=True, help=looks)
+    p.add_argument("--out", required=True, help=".png file to write")
+    p.add_argument("--level", type=int, default=DEFAULT_LEVEL, help="Hald level: 8 is 512×512 px (64³), 12 is 1728×1728 (144³) (default %(default)s)")
+    p.add_argument("--strength", type=float, default=1.0, help=f"style strength baked into the CLUT, 0..{MAX_STRENGTH} (default %(default)s)")
+    p.set_defaults(run=cmd_export_hald)
+
+    p = commands.add_parser("import-cube", help="make a look from a .cube LUT", description="Make a look file from a .cube LUT (its own size unless --size).")
     p.add_argument("--cube", required=True, help="a .cube file")
     p.add_argument("--out", required=True, help="look file to write (.look)")
     p.add_argument("--name", help="name of the look (default: the .cube's TITLE)")
+    p.add_argument("--size", type=int, help="resample to this many points per axis, 2..65 (default: keep the file's own)")
     p.set_defaults(run=cmd_import_cube)
 
+    p = commands.add_parser("import-hald", help="make a look from a Hald CLUT PNG", description="Make a look file from a Hald CLUT PNG (levels 2..16; above level 8 resampled to 65³).")
+    p.add_argument("--hald", required=True, help="a Hald CLUT .png file")
+    p.add_argument("--out", required=True, help="look file to write (.look)")
+    p.add_argument("--name", help="name of the look (default: the file's stem)")
+    p.add_argument("--size", type=int, help="resample to this many points per axis, 2..65 (default: the Hald's own, at most 65)")
+    p.set_defaults(run=cmd_import_hald)
+
     p = commands.add_parser("info", help="describe a look file", description="Print a look's name, metadata and parameters.")
-    p.add_argument("look", help="a .look or .cube file")
+    p.add_argument("look", help=looks)
     p.set_defaults(run=cmd_info)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(training=bool(argv) and argv[0] == "finetune")
     args = parser.parse_args(argv)
     try:
         args.run(args)

@@ -38,7 +38,7 @@ from .losses import (
     rgb_to_lab,
     sliced_wasserstein,
 )
-from .lut import apply_lut_colours
+from .lut_torch import apply_lut_colours
 from .natural import load_histogram, sample_colours
 from .naturalness import load_naturalness
 from .networks import Discriminator, LookGenerator
@@ -268,7 +268,7 @@ def finetune_steps(
     if start is None and settings.start_from == "prior":
         prior = prior or load_prior()
         start = prior.predict(ref_images) if prior is not None else None
-    look_generator = LookGenerator(start.lut if start is not None else None)
+    look_generator = LookGenerator(torch.from_numpy(start.lut) if start is not None else None)
     # pulled toward the starting look (the prior's, or the caller's) where the references say little; not toward identity
     anchor = look_generator.lut().detach() if start is not None and settings.anchor_weight else None  # (33, 33, 33, 3)
     trust = 1.0

@@ -12,18 +12,20 @@ import re
 import struct
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-try:  # HEIC/HEIF from iPhones
-    from pillow_heif import register_heif_opener
+# Only the decoders photos need: fewer decoders facing hostile bytes, none that runs a program (EPS), and a fast
+# start (Image.init() would import some 40 plugins). HEIC/HEIF (pillow-heif) is registered when a file looks like one.
+from PIL import BmpImagePlugin, GifImagePlugin, JpegImagePlugin, MpoImagePlugin, PngImagePlugin, TiffImagePlugin, WebPImagePlugin  # noqa: F401, E402 isort:skip
 
-    register_heif_opener()
-except ImportError:  # pragma: no cover - optional dependency
+try:
+    from PIL import AvifImagePlugin  # noqa: F401
+except ImportError:  # pragma: no cover - Pillow before 11.2
     pass
 
 MAX_PIXELS = 100_000_000  # 100 MP: a 48 MP phone photo passes, a 20000×20000 bomb does not
@@ -31,13 +33,33 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 MIN_TRAINING_SIDE = 32  # a reference or content photo smaller than this has too little to learn from
 MAX_TRAINING_ASPECT = 8.0  # nor one thinner than 8:1 (its 128 px training thumbnail would be a sliver)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp", ".gif")
-Image.init()
-# Only the decoders photos need: fewer decoders facing hostile bytes, and none that runs a program (EPS).
-FORMATS = tuple(f for f in ("JPEG", "MPO", "PNG", "WEBP", "HEIF", "AVIF", "TIFF", "BMP", "GIF") if f in Image.OPEN)
+PHOTO_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "HEIF", "AVIF", "TIFF", "BMP", "GIF")
 # What Pillow's and libheif's decoders raise on damaged or hostile data; each means "this file is unusable".
 DECODE_ERRORS = (OSError, ValueError, RuntimeError, SyntaxError, EOFError, IndexError, KeyError, TypeError, struct.error, ZeroDivisionError, OverflowError)
 WHITE = (255, 255, 255)
-_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _formats() -> tuple[str, ...]:
+    """The photo formats whose decoders are registered now (HEIF only once a HEIF-like file was seen)."""
+    return tuple(f for f in PHOTO_FORMATS if f in Image.OPEN)
+
+
+@lru_cache(maxsize=None)
+def _register_heif() -> bool:
+    """Register pillow-heif's HEIC/HEIF decoder (iPhone photos); False when it is not installed."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:  # pragma: no cover - optional dependency
+        return False
+    register_heif_opener()
+    return True
+
+
+@lru_cache(maxsize=None)
+def _srgb_profile():
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 class ImageError(ValueError):
@@ -60,7 +82,12 @@ def open_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.I
         with warnings.catch_warnings():
             # Pillow warns above its own 89 MP; our cap, checked below, is the one that counts.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path, formats=FORMATS)
+            try:
+                image = Image.open(path, formats=_formats())
+            except UnidentifiedImageError:
+                if "HEIF" in Image.OPEN or not _register_heif():
+                    raise
+                image = Image.open(path, formats=_formats())  # a HEIC photo, the first of this process
     except Image.DecompressionBombError as error:  # far over the cap: Pillow gives only the pixel count
         pixels = re.search(r"\((\d+) pixels\)", str(error))
         size = f"{int(pixels[1]) / 1e6:.0f} megapixels" if pixels else "far too many pixels"
@@ -153,7 +180,8 @@ def to_srgb(image: Image.Image, keep_alpha: bool = False) -> Image.Image:
     ``keep_alpha`` and it has alpha."""
     icc = image.info.get("icc_profile")
     try:
-        image = ImageOps.exif_transpose(image)
+        if image.getexif().get(0x0112, 1) != 1:  # Orientation; upright photos are not copied
+            image = ImageOps.exif_transpose(image)
     except Exception:  # a broken EXIF block must not lose the photo
         pass
     alpha = None
@@ -170,9 +198,12 @@ def to_srgb(image: Image.Image, keep_alpha: bool = False) -> Image.Image:
         alpha = image.getchannel("A")
         image = image.convert("RGB") if image.mode != "LA" else image.convert("L")
     if icc and image.mode in ("RGB", "CMYK", "L"):
+        from PIL import ImageCms
+
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            image = ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
+            if not (image.mode == "RGB" and ImageCms.getProfileDescription(source).strip().lower().startswith("srgb")):
+                image = ImageCms.profileToProfile(image, source, _srgb_profile(), outputMode="RGB")
         except Exception:  # an unreadable profile: fall back to treating the pixels as sRGB
             pass
     if image.mode != "RGB":
@@ -184,13 +215,15 @@ def to_srgb(image: Image.Image, keep_alpha: bool = False) -> Image.Image:
     return image
 
 
-def image_to_tensor(image: Image.Image) -> torch.Tensor:
-    """RGB Pillow image → (3, H, W) float tensor in 0..1."""
+def image_to_tensor(image: Image.Image) -> "torch.Tensor":
+    """RGB Pillow image → (3, H, W) float tensor in 0..1 (for training and the prior: imports torch)."""
+    import torch
+
     array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
     return torch.from_numpy(array.copy()).permute(2, 0, 1)
 
 
-def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
+def tensor_to_image(tensor: "torch.Tensor") -> Image.Image:
     """(3, H, W) tensor in 0..1 → RGB Pillow image (rounded to 8 bits)."""
     array = (tensor.detach().clamp(0.0, 1.0).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
     return Image.fromarray(array, "RGB")
@@ -204,16 +237,28 @@ def thumbnail(image: Image.Image, size: int) -> Image.Image:
 
 
 def save_image(image: Image.Image, path: str | os.PathLike) -> None:
-    """Save by extension: JPEG at quality 95 (no alpha), PNG lossless, others with Pillow's defaults."""
+    """Save by extension: JPEG at quality 95 (no alpha), PNG lossless at fast compression, others with Pillow's
+    defaults."""
     path = Path(path)
     suffix = path.suffix.lower()
     kwargs: dict = {}
     if suffix in (".jpg", ".jpeg"):
         image = image.convert("RGB") if image.mode != "RGB" else image  # convert() always copies: 144 MB at 48 MP
         kwargs = {"quality": 95, "subsampling": 0}
+    elif suffix == ".png":
+        kwargs = {"compress_level": 1}  # 12 MP: 0.7 s and ~25% larger than Pillow's default 6, which takes 2.7 s
     elif suffix in (".webp", ".heic", ".heif"):
         kwargs = {"quality": 95}
+        if suffix != ".webp":
+            _register_heif()
     image.save(path, **kwargs)
+
+
+def read_capped(path: str | os.PathLike, max_bytes: int) -> bytes:
+    """The bytes of a file, at most ``max_bytes + 1`` of them: the cap is on bytes actually read, not on what
+    ``stat`` says (``/dev/zero`` or a growing file reports 0). A result longer than ``max_bytes`` means "too big"."""
+    with open(path, "rb") as handle:
+        return handle.read(max_bytes + 1)
 
 
 def find_images(paths: list[str | os.PathLike]) -> list[Path]:

@@ -1,53 +1,90 @@
 """A look: a 3D colour LUT plus finishing parameters, applied to photos and stored as a ``.look`` file.
 
 The file is safetensors (tensors ``lut`` (S, S, S, 3) and ``finish`` (5,)) with JSON metadata; loading never
-runs code and checks sizes, shapes and values before anything large is allocated.
+runs code and checks sizes, shapes and values before anything large is allocated. A look also loads from, and
+exports its colour to, a ``.cube`` LUT or a Hald CLUT PNG, which carry colour only (no grain, no vignette).
+Applying a look needs NumPy and Pillow only, never torch.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-import torch
+import numpy as np
 from PIL import Image
 from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
+from safetensors.numpy import load as load_safetensors
+from safetensors.numpy import save as save_safetensors
 
 from . import __version__
-from .cube import MAX_CUBE_SIZE, load_cube, save_cube
+from .cube import MAX_CUBE_SIZE, MIN_CUBE_SIZE, load_cube, save_cube
 from .finishing import FINISH_VERSION, Finish, finish_image
-from .lut import LUT_SIZE, apply_lut, apply_lut_image, blend_lut, check_lut, identity_lut, resample_lut
-from .texture import apply_finish
+from .hald import DEFAULT_LEVEL, HaldError, load_hald, save_hald
+from .images import read_capped
+from .lut import ENTRY_MAX, ENTRY_MIN, apply_lut_image, blend_lut, check_lut, identity_lut, resample_lut
 
 LOOK_SUFFIX = ".look"
+LOOK_FILE_SUFFIXES = (".look", ".cube", ".png")  # what Look.load reads: an InfluGAN look, a .cube LUT, a Hald CLUT
 MAX_LOOK_BYTES = 4 * 1024 * 1024  # a 65³ LUT in float32 is 3.3 MB
 MAX_HEADER_BYTES = 64 * 1024
+MAX_DIGITS = 18  # integers in a look's metadata are counts; a longer one is hostile (5000 digits would hang int())
 _FINISH_FIELDS = [f.name for f in fields(Finish)]
+_NUMBER_FIELDS = ("references", "content_photos", "seconds")  # metadata the CLI and the app print as numbers
 
 
 class LookError(ValueError):
     """A look file that cannot be loaded; the message is fit to show a user."""
 
 
+def _refuse(text: str):
+    raise ValueError(f"{text[:20]!r} is not allowed in look metadata")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    return value if math.isfinite(value) else _refuse(text)
+
+
+def _short_int(text: str) -> int:
+    return int(text) if len(text.lstrip("-")) <= MAX_DIGITS else _refuse(text)
+
+
+def _strict_json(text: str | bytes):
+    """json.loads that refuses NaN, Infinity, overflowing floats and huge integers with ValueError."""
+    return json.loads(text, parse_constant=_refuse, parse_float=_finite_float, parse_int=_short_int)
+
+
 @dataclass
 class Look:
-    """A photo look: LUT (S, S, S, 3) indexed [b, g, r] in 0..1, finishing parameters, name and metadata."""
+    """A photo look: LUT (S, S, S, 3) indexed [b, g, r] (NumPy float32; 0..1 for looks InfluGAN makes, within
+    -1..2 for imported ones, clamped after interpolation), finishing parameters, name and metadata.
 
-    lut: torch.Tensor = field(default_factory=identity_lut)
+    ``lut`` may be given as any array-like, a CPU torch tensor included; training code takes it back with
+    ``torch.from_numpy(look.lut)``.
+    """
+
+    lut: np.ndarray = field(default_factory=identity_lut)
     finish: Finish = field(default_factory=Finish)
     name: str = "Untitled look"
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_lut(self.lut)
-        self.lut = self.lut.detach().to(torch.float32).clamp(0.0, 1.0).contiguous()
+        lut = np.asarray(self.lut, dtype=np.float32)
+        check_lut(lut)
+        if lut.shape[0] > MAX_CUBE_SIZE:
+            raise ValueError(f"a look's LUT has at most {MAX_CUBE_SIZE} points per axis, got {lut.shape[0]}")
+        self.lut = np.ascontiguousarray(np.clip(lut, ENTRY_MIN, ENTRY_MAX))
 
     # --- applying -------------------------------------------------------------------------------------------
+    def colour_lut(self, strength: float = 1.0) -> np.ndarray:
+        """The look's colour LUT at ``strength`` (0: identity, 1: the look, up to 1.5 exaggerates it)."""
+        return blend_lut(self.lut, strength)
+
     def apply(self, image: Image.Image, strength: float = 1.0, finish: Finish | None = None, seed: int = 0) -> Image.Image:
         """Stylize an 8-bit photo at its full resolution. RGBA keeps its alpha.
 
@@ -56,21 +93,16 @@ class Look:
         """
         alpha = image.getchannel("A") if image.mode == "RGBA" else None
         rgb = image.convert("RGB") if image.mode != "RGB" else image
-        out = apply_lut_image(rgb, blend_lut(self.lut, strength)) if strength != 0.0 else rgb.copy()
+        out = apply_lut_image(rgb, self.colour_lut(strength)) if strength != 0.0 else rgb.copy()
         out = finish_image(out, (finish or self.finish).scaled(strength), seed=seed)
         if alpha is not None:
             out.putalpha(alpha)
         return out
 
-    def apply_tensor(self, images: torch.Tensor, strength: float = 1.0, seed: int = 0) -> torch.Tensor:
-        """Stylize (B, 3, H, W) images in 0..1 with trilinear interpolation (the reference implementation)."""
-        out = apply_lut(images, blend_lut(self.lut, strength))
-        return apply_finish(out, self.finish.scaled(strength), seed=seed)
-
     # --- files ----------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
         """Write the look as a safetensors ``.look`` file."""
-        finish = torch.tensor([getattr(self.finish, name) for name in _FINISH_FIELDS], dtype=torch.float32)
+        finish = np.array([getattr(self.finish, name) for name in _FINISH_FIELDS], dtype=np.float32)
         header = {
             "format": "influgan.look",
             "version": __version__,
@@ -85,17 +117,24 @@ class Look:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Look":
-        """Read a ``.look`` (or ``.cube``) file; raises LookError with a one-line reason for anything malformed."""
+        """Read a look file by its extension: ``.look``, ``.cube`` (CubeError) or a Hald CLUT ``.png``; anything
+        else is read as a ``.look``. Raises LookError (CubeError for a .cube) with a one-line reason."""
         path = Path(path)
-        if path.suffix.lower() == ".cube":
+        suffix = path.suffix.lower()
+        if suffix == ".cube":
             return cls.from_cube(path)
+        if suffix == ".png":
+            return cls.from_hald(path)
         try:
             size = path.stat().st_size
+            if size > MAX_LOOK_BYTES:  # refused at once; a file whose size stat cannot tell is capped while read
+                raise LookError(f"{path.name} is {size / 2**20:.1f} MB; a look file is at most {MAX_LOOK_BYTES / 2**20:.0f} MB")
+            data = read_capped(path, MAX_LOOK_BYTES)
         except OSError as error:
             raise LookError(f"cannot read {path.name}: {error.strerror or error}") from None
-        if size > MAX_LOOK_BYTES:
-            raise LookError(f"{path.name} is {size / 2**20:.1f} MB; a look file is at most {MAX_LOOK_BYTES / 2**20:.0f} MB")
-        return cls.from_bytes(path.read_bytes(), path.name)
+        if len(data) > MAX_LOOK_BYTES:
+            raise LookError(f"{path.name} is over {MAX_LOOK_BYTES / 2**20:.0f} MB; a look file is at most {MAX_LOOK_BYTES / 2**20:.0f} MB")
+        return cls.from_bytes(data, path.name)
 
     @classmethod
     def from_bytes(cls, data: bytes, name: str = "look") -> "Look":
@@ -106,17 +145,23 @@ class Look:
         if header_bytes > MAX_HEADER_BYTES or header_bytes > len(data) - 8:
             raise LookError(f"{name} is not an InfluGAN look file (bad safetensors header)")
         try:
-            header = json.loads(data[8 : 8 + header_bytes])
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # RecursionError: [[[[… nested deep
+            header = _strict_json(data[8 : 8 + header_bytes])
+        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, 5000-digit numbers, [[[[… nested deep
             header = None
         if not isinstance(header, dict):
             raise LookError(f"{name} is not an InfluGAN look file (bad safetensors header)")
+        raw_meta = header.get("__metadata__")
         try:
-            meta = json.loads(header.get("__metadata__", {}).get("influgan", "null"))
-        except (AttributeError, TypeError, json.JSONDecodeError, RecursionError):
-            meta = None
+            meta = _strict_json(raw_meta.get("influgan", "null")) if isinstance(raw_meta, dict) else None
+        except (TypeError, ValueError, RecursionError) as error:
+            raise LookError(f"{name}: the look's metadata is malformed ({str(error)[:80]})") from None
         if not isinstance(meta, dict) or meta.get("format") != "influgan.look":
             raise LookError(f"{name} is not an InfluGAN look file (no look metadata)")
+        for key in _NUMBER_FIELDS:
+            if key in meta and (isinstance(meta[key], bool) or not isinstance(meta[key], (int, float)) or meta[key] < 0):
+                raise LookError(f"{name}: the look's metadata field {key!r} must be a number ≥ 0")
+        if not isinstance(meta.get("name", ""), str):
+            raise LookError(f"{name}: the look's name must be text")
         lut_info, finish_info = header.get("lut"), header.get("finish")
         if not isinstance(lut_info, dict) or not isinstance(finish_info, dict):
             raise LookError(f"{name}: the look file lacks its 'lut' or 'finish' tensor")
@@ -126,38 +171,62 @@ class Look:
             or not isinstance(shape, list)
             or len(shape) != 4
             or shape[3] != 3
-            or not all(isinstance(n, int) and 2 <= n <= MAX_CUBE_SIZE for n in shape[:3])
+            or not all(isinstance(n, int) and MIN_CUBE_SIZE <= n <= MAX_CUBE_SIZE for n in shape[:3])
             or len(set(shape[:3])) != 1
         ):
-            raise LookError(f"{name}: the LUT must be float32 (S, S, S, 3) with S in 2..{MAX_CUBE_SIZE}, got {shape}")
+            raise LookError(f"{name}: the LUT must be float32 (S, S, S, 3) with S in {MIN_CUBE_SIZE}..{MAX_CUBE_SIZE}, got {str(shape)[:60]}")
         if finish_info.get("dtype") != "F32" or finish_info.get("shape") != [len(_FINISH_FIELDS)]:
             raise LookError(f"{name}: the finish tensor must be float32 ({len(_FINISH_FIELDS)},)")
         try:
             tensors = load_safetensors(data)
-        except (SafetensorError, ValueError, RuntimeError) as error:
+        except (SafetensorError, ValueError, RuntimeError, OverflowError) as error:
             raise LookError(f"{name}: damaged look file ({str(error)[:80]})") from None
-        lut = tensors["lut"]
-        if not torch.isfinite(lut).all() or not torch.isfinite(tensors["finish"]).all():
+        lut, finish_values = tensors["lut"], tensors["finish"]
+        if not np.isfinite(lut).all() or not np.isfinite(finish_values).all():
             raise LookError(f"{name}: the look holds NaN or infinite values")
-        if lut.min() < -0.01 or lut.max() > 1.01:
-            raise LookError(f"{name}: LUT values must lie within 0..1")
+        if lut.min() < ENTRY_MIN - 0.01 or lut.max() > ENTRY_MAX + 0.01:
+            raise LookError(f"{name}: LUT values must lie within {ENTRY_MIN:g}..{ENTRY_MAX:g}")
         finish_version = meta.get("finish_version", 1)  # files without it predate the L* grain unit
         try:
             if finish_version not in (1, FINISH_VERSION):
                 raise ValueError(f"unknown finish_version {str(finish_version)[:20]}")
-            finish = Finish.from_version(dict(zip(_FINISH_FIELDS, tensors["finish"].tolist())), finish_version)
+            finish = Finish.from_version(dict(zip(_FINISH_FIELDS, finish_values.tolist())), finish_version)
         except ValueError as error:
             raise LookError(f"{name}: {error}") from None
-        title = str(meta.get("name", "Untitled look"))[:200]
+        title = " ".join(meta.get("name", "Untitled look").split())[:200] or "Untitled look"
         metadata = {k: v for k, v in meta.items() if k not in ("format", "name", "finish_fields", "finish_version")}
         return cls(lut=lut, finish=finish, name=title, metadata=metadata)
 
-    def to_cube(self, path: str | os.PathLike, size: int = LUT_SIZE) -> None:
-        """Export the colour part as a ``.cube`` LUT (finishing layers have no .cube equivalent)."""
-        save_cube(path, self.lut, self.name, size)
+    def to_cube(self, path: str | os.PathLike, size: int | None = None, strength: float = 1.0) -> None:
+        """Export the colour at ``strength`` as a ``.cube`` LUT, at the look's own size or resampled to ``size``.
+
+        A .cube carries colour only: the look's grain and vignette are not in it.
+        """
+        save_cube(path, self.colour_lut(strength), self.name, size)
+
+    def to_hald(self, path: str | os.PathLike, level: int = DEFAULT_LEVEL, strength: float = 1.0) -> None:
+        """Export the colour at ``strength`` as a Hald CLUT PNG (level 8: 512×512; 12: 1728×1728).
+
+        A Hald CLUT carries colour only (8 bits an entry): the look's grain and vignette are not in it.
+        """
+        save_hald(path, self.colour_lut(strength), level)
 
     @classmethod
-    def from_cube(cls, path: str | os.PathLike) -> "Look":
-        """Make a look from a ``.cube`` file (resampled to 33³; no finishing)."""
+    def from_cube(cls, path: str | os.PathLike, size: int | None = None) -> "Look":
+        """A look from a ``.cube`` file: the file's own size (a shaper + 3D file: 65³), or resampled to ``size``;
+        no finishing. Raises CubeError."""
         lut, title = load_cube(path)
-        return cls(lut=resample_lut(lut, LUT_SIZE), name=title or Path(path).stem, metadata={"source": Path(path).name})
+        lut = resample_lut(lut, size) if size else lut
+        return cls(lut=lut, name=title or Path(path).stem, metadata={"source": Path(path).name})
+
+    @classmethod
+    def from_hald(cls, path: str | os.PathLike, size: int | None = None) -> "Look":
+        """A look from a Hald CLUT PNG (level² points per axis, at most 65), or resampled to ``size``; no
+        finishing. Raises LookError."""
+        try:
+            lut = load_hald(path)
+        except HaldError as error:
+            raise LookError(str(error)) from None
+        lut = resample_lut(lut, size) if size else lut
+        return cls(lut=lut, name=Path(path).stem, metadata={"source": Path(path).name})
+

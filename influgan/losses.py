@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .lut import identity_lut
+from .lut_torch import identity_lut
 
 # sRGB (D65) → XYZ
 _RGB_TO_XYZ = torch.tensor(

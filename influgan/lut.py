@@ -1,101 +1,124 @@
-"""3D colour lookup tables: identity, differentiable apply, fast 8-bit apply, strength blend.
+"""3D colour lookup tables in NumPy: identity, trilinear lookup of colours, resampling, strength blend, and the
+fast 8-bit apply through Pillow. No torch: applying a look needs none (the differentiable versions used in
+training are in ``lut_torch.py``).
 
-A LUT is a float tensor of shape (S, S, S, 3) indexed ``lut[b, g, r]`` with values in 0..1, so that
-``lut.reshape(-1, 3)`` lists the entries with red varying fastest, as in ``.cube`` files and in Pillow's
-``Color3DLUT`` table.
+A LUT is a float32 array of shape (S, S, S, 3) indexed ``lut[b, g, r]``, so that ``lut.reshape(-1, 3)`` lists
+the entries with red varying fastest, as in ``.cube`` files, Hald CLUTs and Pillow's ``Color3DLUT`` table.
+Entries are output colours, 0..1 for those InfluGAN makes; an imported LUT may hold entries a little outside
+(within ENTRY_MIN..ENTRY_MAX), and results are clamped to 0..1 after interpolation, as OpenColorIO and ffmpeg do.
 """
 from __future__ import annotations
 
+import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
-LUT_SIZE = 33
+LUT_SIZE = 33  # the size InfluGAN learns and predicts looks at
+MIN_LUT_SIZE = 2
+MAX_LUT_SIZE = 65  # Pillow's Color3DLUT's largest
 MAX_STRENGTH = 1.5
+ENTRY_MIN, ENTRY_MAX = -1.0, 2.0  # entries are kept within this range (Pillow's table holds about ±2)
+CHUNK_COLOURS = 65536  # colours per chunk in apply_lut_colours (a few MB of temporaries)
 STRIP_ROWS = 512  # rows per strip in a full-resolution apply (a 48 MP photo: 12 MB a strip)
 
 
-def identity_lut(size: int = LUT_SIZE, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def identity_lut(size: int = LUT_SIZE, dtype: np.dtype = np.float32) -> np.ndarray:
     """The LUT that maps every colour to itself. Returns (size, size, size, 3)."""
-    if size < 2:
-        raise ValueError(f"LUT size must be at least 2, got {size}")
-    axis = torch.linspace(0.0, 1.0, size, dtype=dtype)
-    b, g, r = torch.meshgrid(axis, axis, axis, indexing="ij")
-    return torch.stack([r, g, b], dim=-1)
+    if size < MIN_LUT_SIZE:
+        raise ValueError(f"LUT size must be at least {MIN_LUT_SIZE}, got {size}")
+    axis = np.linspace(0.0, 1.0, size)
+    b, g, r = np.meshgrid(axis, axis, axis, indexing="ij")
+    return np.stack([r, g, b], axis=-1).astype(dtype)
 
 
-def check_lut(lut: torch.Tensor) -> int:
-    """Raise ValueError unless ``lut`` is (S, S, S, 3) with finite values; return S."""
-    if lut.ndim != 4 or lut.shape[-1] != 3 or not (lut.shape[0] == lut.shape[1] == lut.shape[2]):
-        raise ValueError(f"a LUT must have shape (S, S, S, 3), got {tuple(lut.shape)}")
-    if lut.shape[0] < 2:
-        raise ValueError(f"LUT size must be at least 2, got {lut.shape[0]}")
-    if not torch.isfinite(lut).all():
+def check_lut(lut) -> int:
+    """Raise ValueError unless ``lut`` (a NumPy array or a torch tensor) is (S, S, S, 3), S ≥ 2, with finite
+    values; return S."""
+    shape = tuple(lut.shape)
+    if len(shape) != 4 or shape[-1] != 3 or not (shape[0] == shape[1] == shape[2]):
+        raise ValueError(f"a LUT must have shape (S, S, S, 3), got {shape}")
+    if shape[0] < MIN_LUT_SIZE:
+        raise ValueError(f"LUT size must be at least {MIN_LUT_SIZE}, got {shape[0]}")
+    biggest = abs(lut).max()  # NaN propagates through max
+    if not math.isfinite(float(biggest.detach() if hasattr(biggest, "detach") else biggest)):
         raise ValueError("LUT holds NaN or infinite values")
-    return lut.shape[0]
+    return shape[0]
 
 
-def apply_lut(images: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
-    """Trilinear LUT lookup, differentiable in both the images and the LUT.
+def apply_lut_colours(colours: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """Trilinear lookup of colours (..., 3) in 0..1 (clamped) through a LUT (S, S, S, 3) of any dtype.
 
-    images: (B, 3, H, W) RGB in 0..1 (values outside are clamped).
-    lut: (S, S, S, 3) indexed [b, g, r], or (B, S, S, S, 3) for one LUT per image.
-    Returns (B, 3, H, W).
+    Returns float64 (..., 3), unclamped: the exact reference for every float use (resampling, domains, shapers).
+    Works through the colours in chunks: memory stays a few MB beyond input and output.
     """
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"images must have shape (B, 3, H, W), got {tuple(images.shape)}")
-    batch = images.shape[0]
-    luts = lut.unsqueeze(0).expand(batch, *lut.shape) if lut.ndim == 4 else lut
-    volume = luts.permute(0, 4, 1, 2, 3)  # (B, 3, S_b, S_g, S_r): grid_sample's (N, C, D, H, W)
-    # grid_sample's last grid axis is (x, y, z) = (W, H, D) = (r, g, b): the RGB order of the pixel itself.
-    grid = images.clamp(0.0, 1.0).permute(0, 2, 3, 1).unsqueeze(1) * 2.0 - 1.0  # (B, 1, H, W, 3)
-    out = F.grid_sample(volume, grid.to(volume.dtype), mode="bilinear", padding_mode="border", align_corners=True)
-    return out.squeeze(2)  # (B, 3, H, W)
+    colours = np.asarray(colours, dtype=np.float64)
+    flat_in = colours.reshape(-1, 3)
+    out = np.empty(flat_in.shape, dtype=np.float64)
+    for start in range(0, len(flat_in), CHUNK_COLOURS):
+        out[start : start + CHUNK_COLOURS] = _trilinear(flat_in[start : start + CHUNK_COLOURS], lut)
+    return out.reshape(colours.shape)
 
 
-def blend_lut(lut: torch.Tensor, strength: float) -> torch.Tensor:
-    """Blend identity (strength 0) with ``lut`` (strength 1); up to 1.5 extrapolates. Clamped to 0..1."""
-    if not 0.0 <= strength <= MAX_STRENGTH:
-        raise ValueError(f"strength must be within 0..{MAX_STRENGTH}, got {strength}")
-    identity = identity_lut(lut.shape[0], lut.dtype)
-    return (identity + strength * (lut - identity)).clamp(0.0, 1.0)
+def _trilinear(colours: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """apply_lut_colours on (N, 3)."""
+    size = lut.shape[0]
+    position = np.clip(colours, 0.0, 1.0) * (size - 1)
+    low = np.minimum(position.astype(np.intp), size - 2)  # floor (positions are ≥ 0); the top edge uses the last cell
+    frac = position - low
+    base = (low[:, 2] * size + low[:, 1]) * size + low[:, 0]  # flat index of the cell's (0, 0, 0) corner
+    flat = lut.reshape(-1, 3)
+    out = np.zeros(colours.shape, dtype=np.float64)
+    for db in (0, 1):
+        for dg in (0, 1):
+            for dr in (0, 1):
+                weight = (
+                    (frac[:, 0] if dr else 1.0 - frac[:, 0])
+                    * (frac[:, 1] if dg else 1.0 - frac[:, 1])
+                    * (frac[:, 2] if db else 1.0 - frac[:, 2])
+                )
+                out += weight[:, None] * flat[base + (db * size + dg) * size + dr]
+    return out
 
 
-def apply_lut_colours(colours: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
-    """Trilinear lookup of a list of colours (N, 3) in 0..1 → (N, 3), or of each row of colours (T, N, 3) through
-    its own LUT (T, S, S, S, 3) → (T, N, 3); differentiable like ``apply_lut``."""
-    rows = colours.reshape(-1, *colours.shape[-2:])  # (T, N, 3); T = 1 for a list
-    as_images = rows.transpose(1, 2).unsqueeze(-1)  # (T, 3, N, 1)
-    return apply_lut(as_images, lut).squeeze(-1).transpose(1, 2).reshape(colours.shape)
-
-
-def resample_lut(lut: torch.Tensor, size: int) -> torch.Tensor:
-    """Resample a LUT to ``size`` points per axis by trilinear interpolation (differentiable)."""
+def resample_lut(lut: np.ndarray, size: int) -> np.ndarray:
+    """The same LUT at ``size`` points per axis (trilinear interpolation). Returns float32 (size, size, size, 3)."""
     if lut.shape[0] == size:
-        return lut.clone()
-    return apply_lut_colours(identity_lut(size, lut.dtype).reshape(-1, 3), lut).reshape(size, size, size, 3)
+        return np.array(lut, dtype=np.float32)
+    return apply_lut_colours(identity_lut(size, np.float64), lut).astype(np.float32)
 
 
-def pillow_lut(lut: torch.Tensor) -> ImageFilter.Color3DLUT:
-    """The same LUT as a Pillow filter (C code, for 8-bit images at full resolution)."""
+def blend_lut(lut: np.ndarray, strength: float) -> np.ndarray:
+    """Blend identity (strength 0) with ``lut`` (strength 1); up to 1.5 extrapolates. Returns float32."""
+    if not 0.0 <= strength <= MAX_STRENGTH:  # NaN fails too
+        raise ValueError(f"strength must be within 0..{MAX_STRENGTH}, got {strength}")
+    if strength == 1.0:
+        return np.array(lut, dtype=np.float32)
+    identity = identity_lut(lut.shape[0])
+    return np.clip(identity + np.float32(strength) * (lut - identity), ENTRY_MIN, ENTRY_MAX).astype(np.float32)
+
+
+def pillow_lut(lut: np.ndarray) -> ImageFilter.Color3DLUT:
+    """The same LUT as a Pillow filter (C code, for 8-bit images at full resolution; clamps after interpolating)."""
     size = check_lut(lut)
-    table = lut.detach().to(torch.float64).clamp(0.0, 1.0).reshape(-1).numpy()
-    return ImageFilter.Color3DLUT(size, table, channels=3)
+    if size > MAX_LUT_SIZE:
+        raise ValueError(f"Pillow applies LUTs of at most {MAX_LUT_SIZE}³, got {size}³")
+    table = np.clip(lut, ENTRY_MIN, ENTRY_MAX).astype(np.float32).reshape(-1)
+    return ImageFilter.Color3DLUT(size, table, channels=3, _copy_table=False)
 
 
-def apply_lut_image(image: Image.Image, lut: torch.Tensor, threads: int = 0) -> Image.Image:
+def apply_lut_image(image: Image.Image, lut: np.ndarray, threads: int = 0) -> Image.Image:
     """Apply a LUT to an 8-bit RGB image at full resolution.
 
     Large images are filtered in strips of STRIP_ROWS rows, ``threads`` at a time (Pillow releases the GIL): the
-    memory beyond input and output stays a few strips, whatever the size. threads: 0 means one per torch thread.
+    memory beyond input and output stays a few strips, whatever the size. threads: 0 means one per CPU.
     """
     if image.mode != "RGB":
         raise ValueError(f"apply_lut_image needs an RGB image, got mode {image.mode}")
     lut_filter = pillow_lut(lut)
-    threads = threads or max(1, torch.get_num_threads())
+    threads = threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     width, height = image.size
     if threads == 1 or width * height < 1_000_000:
         return image.filter(lut_filter)

@@ -8,7 +8,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from .finishing import Finish
 from .look import Look
-from .lut import LUT_SIZE, apply_lut, identity_lut, resample_lut
+from .lut import LUT_SIZE
+from .lut_torch import apply_lut, identity_lut, resample_lut
 from .texture import apply_grain, apply_vignette, grain_field
 
 

@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from .cube import load_cube
 from .images import find_images, load_image
 from .losses import rgb_to_lab
-from .lut import apply_lut_colours, blend_lut, identity_lut, resample_lut
+from .lut_torch import apply_lut_colours, blend_lut, identity_lut, resample_lut
 from .naturalness import NATURALNESS_FILE, NaturalnessDiscriminator
 from .prior import FEATURE_PIXELS, PRIOR_FILE, READ_SIZE, LookPrior, PhotoBank, crop_pixels, pixel_features, reading_size
 from .procedural import build_lut, hue_rotation_matrix, random_recipe
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
         k, n = (int(v) for v in args.fold.split("/"))
         excluded |= {p.stem for i, p in enumerate(cube_paths) if i % n == k}
     cube_paths = [p for p in cube_paths if p.stem not in excluded]
-    cubes = [resample_lut(load_cube(p)[0], LOOK_SIZE) for p in cube_paths]
+    cubes = [resample_lut(torch.from_numpy(load_cube(p)[0]).clamp(0.0, 1.0), LOOK_SIZE) for p in cube_paths]
     photos = load_photos(find_images(args.photos))
     print(f"{len(photos)} photos, {len(cubes)} .cube looks ({', '.join(p.stem for p in cube_paths) or 'procedural only'})")
 

@@ -25,7 +25,8 @@ from PIL import Image
 from .images import image_to_tensor, thumbnail
 from .look import Look
 from .losses import rgb_to_lab
-from .lut import LUT_SIZE, identity_lut, resample_lut
+from .lut import LUT_SIZE
+from .lut_torch import identity_lut, resample_lut
 from .weights import load_network, save_weights, weights_path
 
 PRIOR_FILE = "prior.safetensors"

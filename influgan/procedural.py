@@ -22,7 +22,8 @@ import torch
 
 from .finishing import Finish
 from .look import Look
-from .lut import LUT_SIZE, check_lut, identity_lut
+from .lut import LUT_SIZE, check_lut
+from .lut_torch import identity_lut
 
 # Rec. 709 luma weights
 LUMA = (0.2126, 0.7152, 0.0722)

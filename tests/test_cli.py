@@ -11,7 +11,9 @@ from PIL import Image
 
 from conftest import synthetic_photo
 from influgan import Look
-from influgan.lut import identity_lut
+from influgan.cube import load_cube
+from influgan.lut import apply_lut_colours
+from influgan.lut_torch import identity_lut
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,14 +75,38 @@ def test_cube_export_import_and_info(workspace, tmp_path):
     assert "LUT_3D_SIZE 17" in (tmp_path / "my.cube").read_text()
     run("import-cube", "--cube", tmp_path / "my.cube", "--out", tmp_path / "back.look", "--name", "Back")
     info = run("info", tmp_path / "back.look").stdout
-    assert "Back" in info and "33³" in info
+    assert "Back" in info and "17³" in info  # the file's own size: resampled only when asked
+    run("import-cube", "--cube", tmp_path / "my.cube", "--out", tmp_path / "big.look", "--size", 33)
+    assert "33³" in run("info", tmp_path / "big.look").stdout
+
+
+def test_cube_export_at_a_strength(workspace, tmp_path):
+    result = run("export-cube", "--look", workspace / "my.look", "--out", tmp_path / "half.cube", "--strength", 0.5)
+    assert "colour only" in result.stdout
+    look = Look.load(workspace / "my.look")
+    half, _ = load_cube(tmp_path / "half.cube")
+    assert half.shape == look.lut.shape  # the look's own size by default
+    np.testing.assert_allclose(half, (look.lut + Look().lut) / 2, atol=2e-6)
+
+
+def test_hald_export_import_and_stylize(workspace, tmp_path):
+    result = run("export-hald", "--look", workspace / "my.look", "--out", tmp_path / "my_hald.png")
+    assert "colour only" in result.stdout and Image.open(tmp_path / "my_hald.png").size == (512, 512)
+    run("import-hald", "--hald", tmp_path / "my_hald.png", "--out", tmp_path / "back.look")
+    back, look = Look.load(tmp_path / "back.look"), Look.load(workspace / "my.look")
+    assert back.lut.shape == (64, 64, 64, 3) and "64³" in run("info", tmp_path / "my_hald.png").stdout
+    colours = np.random.default_rng(0).uniform(0, 1, (500, 3))
+    assert np.abs(apply_lut_colours(colours, back.lut) - apply_lut_colours(colours, look.lut)).max() < 1.5 / 255
+    run("stylize", "--look", tmp_path / "my_hald.png", "--out", tmp_path / "o", workspace / "me.png")
+    assert Image.open(tmp_path / "o" / "me.png").size == (90, 60)
 
 
 def test_help():
     result = run("--help")
-    for command in ("finetune", "stylize", "export-cube", "import-cube", "info"):
+    for command in ("finetune", "stylize", "export-cube", "import-cube", "export-hald", "import-hald", "info"):
         assert command in result.stdout
     assert "--strength" in run("stylize", "--help").stdout
+    assert "--steps" in run("finetune", "--help").stdout
 
 
 @pytest.mark.parametrize(
@@ -89,6 +115,9 @@ def test_help():
         (["info", "missing.look"], "cannot read missing.look"),
         (["stylize", "--look", "missing.look", "--out", "o", "x.jpg"], "cannot read"),
         (["export-cube", "--look", "LOOK", "--out", "x.cube", "--size", "100"], "--size"),
+        (["export-cube", "--look", "LOOK", "--out", "x.cube", "--strength", "nan"], "--strength"),
+        (["export-hald", "--look", "LOOK", "--out", "x.png", "--level", "17"], "--level"),
+        (["import-hald", "--hald", "LOOK", "--out", "x.look"], "is not a readable PNG image"),
         (["stylize", "--look", "LOOK", "--strength", "3", "--out", "o", "x.jpg"], "--strength"),
         (["finetune", "--refs", "REFS/ref0.png", "--out", "x.look"], "need 3 to 50"),
         (["import-cube", "--cube", "BADCUBE", "--out", "x.look"], "LUT_3D_SIZE"),

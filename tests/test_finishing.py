@@ -229,7 +229,7 @@ def test_look_files_from_before_the_l_star_unit_are_converted(tmp_path):
     from safetensors.torch import save
 
     from influgan.look import Look
-    from influgan.lut import identity_lut
+    from influgan.lut_torch import identity_lut
 
     header = {"format": "influgan.look", "version": "0.1.0", "name": "Old grainy", "finish_fields": list(Finish().to_dict())}
     finish = torch.tensor([0.05, 0.002, 0.7, 0.3, 0.5])  # version 1: grain std 0.05 of the code range

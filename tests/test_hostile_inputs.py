@@ -23,11 +23,11 @@ from PIL import Image
 
 from conftest import png_bytes, synthetic_photo
 from influgan import FinetuneSettings, Look, finetune
-from influgan.cube import MAX_CUBE_BYTES, CubeError, load_cube, parse_cube
+from influgan.cube import MAX_CUBE_BYTES, MAX_CUBE_LINES, CubeError, load_cube, parse_cube
 from influgan.finishing import Finish
 from influgan.images import ImageError, load_image, load_training_image, open_image
 from influgan.look import LookError
-from influgan.lut import identity_lut
+from influgan.lut_torch import identity_lut
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -201,7 +201,7 @@ def test_training_image_is_shrunk(tmp_path):
 def test_identical_references_learn_a_finite_look(colour):
     photo = Image.new("RGB", (64, 48), colour) if colour else synthetic_photo(5, (64, 48))
     look = finetune([photo] * 3, content=[synthetic_photo(6, (64, 48))], settings=FinetuneSettings(steps=2))
-    assert bool(torch.isfinite(look.lut).all()) and 0.0 <= float(look.lut.min()) <= float(look.lut.max()) <= 1.0
+    assert bool(np.isfinite(look.lut).all()) and 0.0 <= float(look.lut.min()) <= float(look.lut.max()) <= 1.0
 
 
 @pytest.mark.parametrize("count", [0, 1, 200])
@@ -268,7 +268,7 @@ def test_oversized_cube_is_refused_before_reading(tmp_path):
 def test_cube_of_endless_comments_stops_early():
     """Within the byte cap, but millions of lines: refused after a fixed number, in bounded time and memory."""
     started = time.perf_counter()
-    with pytest.raises(CubeError, match="more than 374625 lines: this is not a .cube LUT"):
+    with pytest.raises(CubeError, match=f"more than {MAX_CUBE_LINES} lines: this is not a .cube LUT"):
         parse_cube("#\n" * 2_000_000)
     assert time.perf_counter() - started < 5.0
 
@@ -277,14 +277,14 @@ def test_cube_of_endless_comments_stops_early():
 def test_cube_line_endings(newline):
     rows = [f"{r} {g} {b}" for b in (0, 1) for g in (0, 1) for r in (0, 1)]
     lut, title = parse_cube(newline.join(['TITLE "mac"', "LUT_3D_SIZE 2", *rows]))
-    assert title == "mac" and torch.allclose(lut, identity_lut(2))
+    assert title == "mac" and np.allclose(lut, identity_lut(2).numpy())
 
 
 def test_cube_with_extreme_numbers_stays_finite():
     rows = ["1e300 -1e300 0.5"] + [f"{r} {g} {b}" for b in (0, 1) for g in (0, 1) for r in (0, 1)][1:]
     text = "LUT_3D_SIZE 2\nDOMAIN_MIN -1e308 -1e308 -1e308\nDOMAIN_MAX 1e308 1e308 1e308\n" + "\n".join(rows)
     lut, _ = parse_cube(text)
-    assert bool(torch.isfinite(lut).all()) and 0.0 <= float(lut.min()) <= float(lut.max()) <= 1.0
+    assert bool(np.isfinite(lut).all()) and -1.0 <= float(lut.min()) <= float(lut.max()) <= 2.0
 
 
 @pytest.mark.parametrize(
@@ -294,7 +294,8 @@ def test_cube_with_extreme_numbers_stays_finite():
         ("LUT_3D_SIZE 2\n" + "0 0 nan\n" * 8, "line 2: data row holds NaN or infinite values"),
         ("LUT_3D_SIZE 2\n0 0 0\n0 0 1e999\n" + "0 0 0\n" * 6, "line 3: data row holds NaN or infinite values"),
         ("LUT_3D_SIZE 2\n" + "0 0 0\n" * 5, "expected 2³ = 8 data rows, found 5"),
-        ('TITLE "x\nLUT_3D_SIZE 2\n', "line 1: TITLE must be quoted"),
+        ('TITLE "x\nLUT_3D_SIZE 2\n', "line 1: TITLE must be quoted on both sides"),
+        ("0" * 100_000 + "\n", "line 1 is longer than 4096 characters"),
     ],
 )
 def test_bad_cube_through_the_cli(tmp_path, body, message):
@@ -303,6 +304,21 @@ def test_bad_cube_through_the_cli(tmp_path, body, message):
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ")
     assert message in lines[0] and not (tmp_path / "x.look").exists()
+
+
+@pytest.mark.parametrize("suffix", ["", ".look", ".cube", ".png"])
+def test_cli_info_of_an_endless_file_stops_at_the_cap(tmp_path, suffix):
+    """/dev/zero reports 0 bytes and never ends: every look reader caps by bytes read, not by what stat says."""
+    path = Path("/dev/zero")
+    if suffix:
+        path = tmp_path / f"zero{suffix}"
+        path.symlink_to("/dev/zero")
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "influgan", "info", str(path)], capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"error: zero{suffix}"), result.stderr
+    assert any(reason in lines[0] for reason in ("over 4 MB", "over 64 MB", "longer than 4096 characters")), lines[0]
+    assert time.perf_counter() - started < 30
 
 
 # --- the command line with a bag of bad photos ---------------------------------------------------------------

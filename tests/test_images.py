@@ -1,4 +1,8 @@
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,14 +149,19 @@ def test_tiny_and_extreme_aspect_images(tmp_path):
 
 
 def test_heic_when_supported(tmp_path, photo):
-    pillow_heif = pytest.importorskip("pillow_heif")
+    """HEIC (pillow-heif) is registered when the first HEIC photo is opened or written, in any process."""
+    pytest.importorskip("pillow_heif")
     path = tmp_path / "a.heic"
     try:
-        photo.save(path, quality=90)
+        save_image(photo, path)
     except (OSError, KeyError, ValueError):
         pytest.skip("this libheif cannot encode HEIC")
-    out = load_image(path)
-    assert out.size == photo.size and pillow_heif is not None
+    assert load_image(path).size == photo.size
+    fresh = subprocess.run(
+        [sys.executable, "-c", f"from influgan.images import load_image; print(*load_image({str(path)!r}).size)"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    assert fresh.stdout.split() == [str(photo.width), str(photo.height)], fresh.stderr
 
 
 def test_jpeg_draft_decodes_small(tmp_path):

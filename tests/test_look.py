@@ -8,13 +8,15 @@ import torch
 from PIL import Image
 from safetensors.torch import save
 
+from influgan.cube import CubeError, load_cube
 from influgan.finishing import Finish
 from influgan.look import Look, LookError
-from influgan.lut import identity_lut
+from influgan.lut import apply_lut_colours, identity_lut
+from influgan.lut_torch import apply_lut
 
 
 def warm_look() -> Look:
-    lut = identity_lut() * torch.tensor([1.0, 0.9, 0.75]) + torch.tensor([0.0, 0.03, 0.02])
+    lut = identity_lut() * np.float32([1.0, 0.9, 0.75]) + np.float32([0.0, 0.03, 0.02])
     return Look(lut=lut, finish=Finish(grain_amount=0.02, vignette_amount=0.3), name="Warm", metadata={"references": 12})
 
 
@@ -22,7 +24,7 @@ def test_round_trip(tmp_path):
     look = warm_look()
     look.save(tmp_path / "warm.look")
     loaded = Look.load(tmp_path / "warm.look")
-    assert torch.equal(loaded.lut, look.lut)
+    assert np.array_equal(loaded.lut, look.lut) and loaded.lut.dtype == np.float32
     assert loaded.finish.to_dict() == pytest.approx(look.finish.to_dict())
     assert loaded.name == "Warm"
     assert loaded.metadata["references"] == 12 and "created" in loaded.metadata and "version" in loaded.metadata
@@ -32,8 +34,57 @@ def test_cube_round_trip(tmp_path):
     look = warm_look()
     look.to_cube(tmp_path / "warm.cube")
     loaded = Look.load(tmp_path / "warm.cube")
-    assert torch.allclose(loaded.lut, look.lut, atol=1e-6)
+    np.testing.assert_allclose(loaded.lut, look.lut, atol=1e-6)
     assert loaded.name == "Warm" and loaded.finish == Finish()
+
+
+def test_cube_export_at_a_strength_and_size(tmp_path):
+    look = warm_look()
+    look.to_cube(tmp_path / "half.cube", size=17, strength=0.5)
+    lut, _ = load_cube(tmp_path / "half.cube")
+    colours = np.random.default_rng(0).uniform(0, 1, (300, 3))
+    half = (colours + apply_lut_colours(colours, look.lut)) / 2
+    np.testing.assert_allclose(apply_lut_colours(colours, lut), half, atol=2e-3)
+    assert "colour only" in (tmp_path / "half.cube").read_text().splitlines()[0]
+
+
+@pytest.mark.parametrize("level", [2, 8, 12])
+def test_hald_round_trip(tmp_path, level):
+    look = warm_look()
+    look.to_hald(tmp_path / "warm.png", level=level, strength=0.8)
+    side = level**3
+    assert Image.open(tmp_path / "warm.png").size == (side, side)
+    loaded = Look.load(tmp_path / "warm.png")
+    assert loaded.lut.shape[0] == min(level**2, 65) and loaded.name == "warm" and loaded.finish == Finish()
+    colours = np.random.default_rng(1).uniform(0, 1, (300, 3))
+    expected = apply_lut_colours(colours, look.colour_lut(0.8))
+    tolerance = 0.5 / 255 + (0.02 if level == 2 else 1e-3)  # 8-bit entries; level 2 is a 4³ cube of a curved look
+    assert np.abs(apply_lut_colours(colours, loaded.lut) - expected).max() < tolerance
+
+
+def test_identity_hald_made_independently_reads_as_identity(tmp_path):
+    """A Hald as darktable or G'MIC makes it: red fastest, then green, then blue, row by row."""
+    level = 4
+    axis = np.round(np.linspace(0, 255, level**2)).astype(np.uint8)
+    b, g, r = np.meshgrid(axis, axis, axis, indexing="ij")
+    Image.fromarray(np.stack([r, g, b], -1).reshape(level**3, level**3, 3)).save(tmp_path / "identity.png")
+    np.testing.assert_allclose(Look.load(tmp_path / "identity.png").lut, identity_lut(16), atol=0.5 / 255)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: Image.new("RGB", (500, 500)).save(p), r"is 500×500 px: a Hald CLUT is a square of 8, 27, 64"),
+        (lambda p: Image.new("RGB", (512, 64)).save(p), "is 512×64 px"),
+        (lambda p: p.write_bytes(b"not a png"), "is not a readable PNG image"),
+        (lambda p: p.write_bytes(b""), "is not a readable PNG image"),
+    ],
+)
+def test_bad_hald_files(tmp_path, make, message):
+    path = tmp_path / "clut.png"
+    make(path)
+    with pytest.raises(LookError, match=f"^clut.png {message}"):
+        Look.load(path)
 
 
 def test_strength_zero_is_identity(photo):
@@ -51,8 +102,13 @@ def test_apply_matches_tensor_reference_without_finish(photo):
     look = Look(lut=warm_look().lut)
     fast = np.asarray(look.apply(photo, 0.7), dtype=float)
     tensor = torch.from_numpy(np.asarray(photo, dtype=np.float32) / 255).permute(2, 0, 1)[None]
-    exact = look.apply_tensor(tensor, 0.7)[0].permute(1, 2, 0).numpy() * 255
+    exact = apply_lut(tensor, torch.from_numpy(look.colour_lut(0.7)))[0].permute(1, 2, 0).numpy() * 255
     assert np.abs(fast - exact).max() <= 1.0
+
+
+def test_lut_from_a_torch_tensor_becomes_numpy():
+    look = Look(lut=torch.ones(3, 3, 3, 3) * 0.5)
+    assert isinstance(look.lut, np.ndarray) and look.lut.dtype == np.float32 and look.lut.shape == (3, 3, 3, 3)
 
 
 def test_alpha_is_kept(photo):
@@ -85,7 +141,7 @@ def safetensors_bytes(tensors, meta=None):
         ({"lut": torch.zeros(5, 5, 5, 3, dtype=torch.float64), "finish": torch.zeros(5)}, "must be float32"),
         ({"lut": torch.zeros(5, 5, 5, 3), "finish": torch.zeros(4)}, "finish tensor"),
         ({"lut": torch.full((5, 5, 5, 3), float("nan")), "finish": torch.zeros(5)}, "NaN"),
-        ({"lut": torch.full((5, 5, 5, 3), 7.0), "finish": torch.zeros(5)}, "within 0..1"),
+        ({"lut": torch.full((5, 5, 5, 3), 7.0), "finish": torch.zeros(5)}, r"within -1\.\.2"),
         ({"lut": torch.zeros(5, 5, 5, 3), "finish": torch.tensor([5.0, 0, 0, 0, 0])}, "grain_amount"),
         ({"finish": torch.zeros(5)}, "lacks"),
     ],
@@ -111,4 +167,38 @@ def test_oversized_file_is_refused_before_reading(tmp_path):
     with open(path, "wb") as handle:
         handle.truncate(50 * 1024 * 1024)
     with pytest.raises(LookError, match="at most"):
+        Look.load(path)
+
+
+@pytest.mark.parametrize(
+    "meta, message",
+    [
+        ('{"format": "influgan.look", "name": "x", "references": ' + "9" * 5000 + "}", "metadata is malformed"),
+        ('{"format": "influgan.look", "name": "x", "seconds": NaN}', "metadata is malformed"),
+        ('{"format": "influgan.look", "name": "x", "seconds": 1e999}', "metadata is malformed"),
+        ('{"format": "influgan.look", "name": "x", "seconds": "soon"}', "'seconds' must be a number"),
+        ('{"format": "influgan.look", "name": "x", "references": -3}', "'references' must be a number"),
+        ('{"format": "influgan.look", "name": {"html": 1}}', "name must be text"),
+    ],
+)
+def test_hostile_metadata_gives_a_one_line_look_error(meta, message):
+    data = save({"lut": torch.zeros(3, 3, 3, 3), "finish": torch.zeros(5)}, metadata={"influgan": meta})
+    with pytest.raises(LookError, match=message) as error:
+        Look.from_bytes(data, "x.look")
+    assert "\n" not in str(error.value) and str(error.value).startswith("x.look")
+
+
+def test_huge_integer_in_the_safetensors_header():
+    header = b'{"lut": {"dtype": "F32", "shape": [' + b"9" * 5000 + b', 3, 3, 3], "data_offsets": [0, 1]}}'
+    with pytest.raises(LookError, match="bad safetensors header"):
+        Look.from_bytes(struct.pack("<Q", len(header)) + header, "x.look")
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "/dev/zero.cube"])
+def test_endless_files_are_read_up_to_the_cap(tmp_path, path):
+    """/dev/zero says it holds 0 bytes; reading stops at the cap by bytes read (a .look, and a .cube by its lines)."""
+    if path.endswith(".cube"):
+        (tmp_path / "zero.cube").symlink_to("/dev/zero")
+        path = tmp_path / "zero.cube"
+    with pytest.raises((LookError, CubeError), match="over 4 MB|longer than"):
         Look.load(path)

@@ -3,8 +3,10 @@ import pytest
 import torch
 from PIL import Image
 
+from influgan import lut as numpy_lut
 from influgan.images import image_to_tensor
-from influgan.lut import apply_lut, apply_lut_colours, apply_lut_image, blend_lut, check_lut, identity_lut, resample_lut
+from influgan.lut import apply_lut_image, check_lut
+from influgan.lut_torch import apply_lut, apply_lut_colours, blend_lut, identity_lut, resample_lut
 
 
 def reference_trilinear(rgb: np.ndarray, lut: np.ndarray) -> np.ndarray:
@@ -51,6 +53,26 @@ def test_apply_matches_reference_implementation():
     expected = reference_trilinear(colours.numpy(), lut.double().numpy())
     got = apply_lut_colours(colours.float(), lut).double().numpy()
     np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_allclose(numpy_lut.apply_lut_colours(colours.numpy(), lut.numpy()), expected, atol=1e-6)
+
+
+def test_numpy_and_torch_luts_agree():
+    """The apply path (NumPy, no torch) and training (torch) share one layout and one set of operations."""
+    np.testing.assert_array_equal(numpy_lut.identity_lut(7), identity_lut(7).numpy())
+    lut = random_lut(9, seed=5)
+    np.testing.assert_allclose(numpy_lut.resample_lut(lut.numpy(), 17), resample_lut(lut, 17).numpy(), atol=1e-6)
+    np.testing.assert_allclose(numpy_lut.blend_lut(lut.numpy(), 0.6), blend_lut(lut, 0.6).numpy(), atol=1e-6)
+    colours = np.random.default_rng(2).uniform(0, 1, (4, 25, 3))  # any leading shape, chunked or not
+    np.testing.assert_allclose(
+        numpy_lut.apply_lut_colours(colours, lut.numpy()), apply_lut_colours(torch.from_numpy(colours).float(), lut).numpy(), atol=1e-5
+    )
+
+
+def test_numpy_blend_keeps_entries_outside_the_unit_range():
+    """Clamping happens after interpolation (in Pillow, OpenColorIO, ffmpeg), so entries are not clamped to 0..1."""
+    lut = numpy_lut.identity_lut(5) * 1.3 - 0.1
+    assert numpy_lut.blend_lut(lut, 1.0).max() == pytest.approx(1.2) and numpy_lut.blend_lut(lut, 1.0).min() == pytest.approx(-0.1)
+    assert numpy_lut.blend_lut(numpy_lut.identity_lut(5) * 5, 1.5).max() == numpy_lut.ENTRY_MAX
 
 
 def test_apply_batched_luts_and_shapes():
@@ -69,6 +91,8 @@ def test_apply_rejects_bad_shapes():
         check_lut(torch.rand(5, 5, 4, 3))
     with pytest.raises(ValueError, match="NaN"):
         check_lut(torch.full((2, 2, 2, 3), float("nan")))
+    with pytest.raises(ValueError, match="NaN"):
+        check_lut(np.full((2, 2, 2, 3), np.inf))
 
 
 def test_apply_is_differentiable():
@@ -81,7 +105,7 @@ def test_pillow_apply_agrees_with_torch_within_one_level():
     lut = random_lut(33, seed=3)
     array = np.random.default_rng(0).integers(0, 256, (64, 80, 3), dtype=np.uint8)
     image = Image.fromarray(array)
-    fast = np.asarray(apply_lut_image(image, lut), dtype=np.float64)
+    fast = np.asarray(apply_lut_image(image, lut.numpy()), dtype=np.float64)
     exact = apply_lut(image_to_tensor(image).unsqueeze(0), lut)[0].permute(1, 2, 0).double().numpy() * 255
     assert np.abs(fast - exact).max() <= 1.0
 
@@ -89,8 +113,8 @@ def test_pillow_apply_agrees_with_torch_within_one_level():
 def test_pillow_apply_in_strips_equals_single_pass():
     lut = random_lut(17, seed=4)
     image = Image.fromarray(np.random.default_rng(1).integers(0, 256, (1100, 1000, 3), dtype=np.uint8))
-    strips = np.asarray(apply_lut_image(image, lut, threads=3))  # 1100 rows: strips of 512, 512 and 76
-    single = np.asarray(apply_lut_image(image, lut, threads=1))
+    strips = np.asarray(apply_lut_image(image, lut.numpy(), threads=3))  # 1100 rows: strips of 512, 512 and 76
+    single = np.asarray(apply_lut_image(image, lut.numpy(), threads=1))
     np.testing.assert_array_equal(strips, single)
 
 
@@ -118,3 +142,14 @@ def test_apply_lut_colours_puts_each_row_through_its_own_lut():
     out = apply_lut_colours(colours, looks)
     assert out.shape == (2, 50, 3)
     assert torch.allclose(out[0], colours[0], atol=1e-6) and torch.allclose(out[1], colours[1].flip(-1), atol=1e-6)
+
+
+def test_pillow_apply_clamps_after_interpolation():
+    """Entries beyond 0..1 (as imported .cube files hold) count in the interpolation; only the result is clamped."""
+    lut = numpy_lut.identity_lut(3) * 1.6 - 0.3  # entries -0.3..1.3
+    array = np.random.default_rng(3).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    fast = np.asarray(apply_lut_image(Image.fromarray(array), lut), dtype=np.float64)
+    exact = np.clip(numpy_lut.apply_lut_colours(array / 255.0, lut), 0, 1) * 255
+    assert np.abs(fast - exact).max() <= 1.0
+    clamped_first = np.clip(numpy_lut.apply_lut_colours(array / 255.0, np.clip(lut, 0, 1)), 0, 1) * 255
+    assert np.abs(clamped_first - exact).max() > 20  # what clamping entries first would have got wrong

@@ -7,7 +7,7 @@ from torch.nn.functional import binary_cross_entropy_with_logits
 from conftest import synthetic_photo
 from influgan import FinetuneSettings, finetune
 from influgan.images import image_to_tensor
-from influgan.lut import apply_lut_colours
+from influgan.lut_torch import apply_lut_colours
 from influgan.naturalness import FEATURES, NaturalnessDiscriminator, soft_colour_features
 from influgan.prior import LookPrior, PhotoBank
 from influgan.pretrain import sample_look, scene_pixels, train_naturalness
@@ -56,7 +56,7 @@ def test_natural_adversary_trains_an_inverse_look(monkeypatch, photos):
     seen = []
     settings = FinetuneSettings(steps=3, thumb_size=48, colour_samples=256, adversary="natural", start_from="identity")
     look = finetune(photos[:3], photos[3:5], settings, callback=lambda report: seen.append(report.losses))
-    assert torch.isfinite(look.lut).all()
+    assert torch.isfinite(torch.from_numpy(look.lut)).all()
     assert {"natural", "cycle"} <= set(seen[-1])
 
 

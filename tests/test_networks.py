@@ -1,6 +1,6 @@
 import torch
 
-from influgan.lut import identity_lut
+from influgan.lut_torch import identity_lut
 from influgan.networks import ColourStatsHead, Discriminator, LookGenerator, PatchDiscriminator, soft_histograms
 
 

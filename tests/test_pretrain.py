@@ -3,7 +3,7 @@ import torch
 
 from conftest import synthetic_photo
 from influgan.images import image_to_tensor
-from influgan.lut import apply_lut_colours, identity_lut, resample_lut
+from influgan.lut_torch import apply_lut_colours, identity_lut, resample_lut
 from influgan.pretrain import (
     HELD_OUT,
     LOOK_SIZE,

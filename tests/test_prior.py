@@ -6,7 +6,7 @@ from safetensors.torch import save_file
 from conftest import synthetic_photo
 from influgan import FinetuneSettings, finetune
 from influgan.images import image_to_tensor, thumbnail
-from influgan.lut import identity_lut, resample_lut
+from influgan.lut_torch import identity_lut, resample_lut
 from influgan import prior as prior_module
 from influgan.pretrain import LOOK_SIZE, prediction_error, sample_look, sample_tasks, train
 from influgan.prior import FEATURE_PIXELS, FEATURES, LookPrior, PhotoBank, crop_pixels, load_prior, pixel_features
@@ -68,10 +68,10 @@ def test_predict_gives_a_valid_look_from_images_or_tensors(photos):
 
 def test_predict_reads_each_photo_the_same_wherever_it_sits_in_the_set(photos):
     prior = input_dependent_prior()
-    look = prior.predict(photos[:5]).lut
-    assert torch.allclose(prior.predict(photos[:5][::-1]).lut, look, atol=1e-5)
-    assert torch.equal(prior.predict(photos[:5]).lut, look)  # seeded
-    other_crops = prior.predict(photos[:5], seed=1).lut
+    look = torch.from_numpy(prior.predict(photos[:5]).lut)
+    assert torch.allclose(torch.from_numpy(prior.predict(photos[:5][::-1]).lut), look, atol=1e-5)
+    assert torch.equal(torch.from_numpy(prior.predict(photos[:5]).lut), look)  # seeded
+    other_crops = torch.from_numpy(prior.predict(photos[:5], seed=1).lut)
     assert 0.0 < float((other_crops - look).abs().max()) < 0.1 * float((look - identity_lut(33)).abs().max())
 
 
@@ -79,7 +79,7 @@ def test_predict_averages_many_draws_so_the_look_hardly_depends_on_the_crops(pho
     prior = input_dependent_prior()
 
     def spread() -> float:  # how far the looks of four seeds lie from their mean
-        looks = torch.stack([prior.predict(photos[:4], seed=seed).lut for seed in range(4)])
+        looks = torch.stack([torch.from_numpy(prior.predict(photos[:4], seed=seed).lut) for seed in range(4)])
         return float((looks - looks.mean(0)).abs().mean())
 
     averaged = spread()
@@ -91,9 +91,9 @@ def test_predict_averages_many_draws_so_the_look_hardly_depends_on_the_crops(pho
 def test_predict_reads_photos_of_any_size_at_the_size_the_prior_trained_on(photos):
     prior = input_dependent_prior()
     large = [p.resize((p.width * 12, p.height * 12), Image.Resampling.BICUBIC) for p in photos[:3]]  # 1152×768
-    look = prior.predict(large).lut
-    assert torch.equal(prior.predict([thumbnail(p, prior_module.READ_SIZE) for p in large]).lut, look)
-    from_tensors = prior.predict([image_to_tensor(p) for p in large]).lut  # reduced by torch, not Pillow
+    look = torch.from_numpy(prior.predict(large).lut)
+    assert torch.equal(torch.from_numpy(prior.predict([thumbnail(p, prior_module.READ_SIZE) for p in large]).lut), look)
+    from_tensors = torch.from_numpy(prior.predict([image_to_tensor(p) for p in large]).lut)  # reduced by torch, not Pillow
     assert (from_tensors - look).abs().mean() < 0.05 * (look - identity_lut(33)).abs().mean()
 
 
@@ -103,7 +103,7 @@ def test_save_load_round_trip_and_refusals(tmp_path, photos):
     path = tmp_path / "prior.safetensors"
     prior.save(path, {"steps": 1})
     loaded = LookPrior.load(path)
-    look, reloaded = prior.predict(photos[:3]).lut, loaded.predict(photos[:3]).lut
+    look, reloaded = torch.from_numpy(prior.predict(photos[:3]).lut), torch.from_numpy(loaded.predict(photos[:3]).lut)
     assert (look - identity_lut(33)).abs().max() > 0.05
     assert torch.allclose(reloaded, look, atol=2e-3)  # the file stores float16
     other = tmp_path / "other.safetensors"
@@ -142,10 +142,10 @@ def test_finetune_starts_from_the_prior_and_stays_near_it(photos):
     settings = FinetuneSettings(steps=5, thumb_size=64, colour_samples=512, adversary="none", anchor_weight=1000.0, adaptive_anchor=False)
     look = finetune(references, photos[4:], settings, prior=prior)
     assert look.metadata["started_from"] == "prior"
-    assert (look.lut - instant.lut).abs().mean() < 0.01
+    assert (torch.from_numpy(look.lut) - torch.from_numpy(instant.lut)).abs().mean() < 0.01
     identity_start = finetune(references, photos[4:], FinetuneSettings(**{**settings.__dict__, "start_from": "identity"}), prior=prior)
     assert identity_start.metadata["started_from"] == "identity"
-    assert (identity_start.lut - identity_lut()).abs().mean() < 0.5 * (instant.lut - identity_lut()).abs().mean()
+    assert (torch.from_numpy(identity_start.lut) - identity_lut()).abs().mean() < 0.5 * (torch.from_numpy(instant.lut) - identity_lut()).abs().mean()
 
 
 def test_finetune_starts_from_the_instant_look_of_the_same_references(photos):
@@ -153,7 +153,7 @@ def test_finetune_starts_from_the_instant_look_of_the_same_references(photos):
     references = [p.resize((p.width * 3, p.height * 3)) for p in photos[:4]]
     still = FinetuneSettings(steps=1, thumb_size=64, colour_samples=256, generator_lr=1e-9, adaptive_anchor=False)
     look = finetune(references, photos[4:], still, prior=prior)
-    assert torch.allclose(look.lut, prior.predict(references).lut, atol=1e-5)
+    assert torch.allclose(torch.from_numpy(look.lut), torch.from_numpy(prior.predict(references).lut), atol=1e-5)
 
 
 def test_weights_come_from_the_hub_repo_when_one_is_set(monkeypatch, tmp_path):

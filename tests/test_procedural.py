@@ -5,7 +5,7 @@ import torch
 
 from influgan import procedural
 from influgan.look import Look
-from influgan.lut import identity_lut
+from influgan.lut_torch import identity_lut
 from influgan.procedural import (
     BUILTIN_RECIPES,
     black_and_white,

@@ -1,0 +1,59 @@
+"""Applying a look needs a table lookup and finishing, not torch: a fresh process that stylizes photos through the
+command line, loads looks of every kind and applies them never imports it; the training entry points are still
+there, imported on first use."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import synthetic_photo
+from influgan.finishing import Finish
+from influgan.look import Look
+from influgan.lut import identity_lut
+
+ROOT = Path(__file__).resolve().parent.parent
+
+STYLIZE_WITHOUT_TORCH = """
+import sys
+import influgan
+from influgan.cli import main
+folder = sys.argv[1]
+codes = [
+    main(["stylize", "--look", folder + "/warm.look", "--strength", "0.8", "--out", folder + "/out", folder + "/me.jpg", folder + "/me.png"]),
+    main(["export-cube", "--look", folder + "/warm.look", "--out", folder + "/warm.cube", "--strength", "0.5"]),
+    main(["export-hald", "--look", folder + "/warm.look", "--out", folder + "/warm_hald.png"]),
+    main(["info", folder + "/warm.cube"]),
+]
+for name in ("warm.look", "warm.cube", "warm_hald.png"):
+    look = influgan.Look.load(folder + "/" + name)
+    look.apply(influgan.load_image(folder + "/me.jpg"), strength=1.2, seed=3)
+loaded = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
+print("codes", codes, "torch modules", len(loaded), loaded[:3])
+"""
+
+
+def test_stylize_and_look_files_never_import_torch(tmp_path):
+    Look(lut=identity_lut() ** 1.2, finish=Finish(grain_amount=0.03, vignette_amount=0.3), name="Warm").save(tmp_path / "warm.look")
+    synthetic_photo(1, (300, 200)).save(tmp_path / "me.jpg", quality=90)
+    synthetic_photo(2, (120, 80)).save(tmp_path / "me.png")
+    result = subprocess.run(
+        [sys.executable, "-c", STYLIZE_WITHOUT_TORCH, str(tmp_path)], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "codes [0, 0, 0, 0] torch modules 0 []"
+    assert (tmp_path / "out" / "me.jpg").exists() and (tmp_path / "out" / "me.png").exists()
+
+
+def test_training_entry_points_load_on_first_use():
+    probe = (
+        "import sys, influgan; before = 'torch' in sys.modules; "
+        "from influgan.finetune import MAX_REFERENCES; "  # the submodule influgan.finetune must not hide the function
+        "print(before, callable(influgan.finetune), influgan.finetune.__module__, influgan.instant_look.__module__, "
+        "influgan.FinetuneSettings().steps > 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "influgan.finetune", "influgan.prior", "True"]
