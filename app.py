@@ -38,7 +38,7 @@ from influgan.fingerprint import render_fingerprint
 from influgan.finishing import GRAIN_SLIDER_MAX
 from influgan.finetune import MAX_REFERENCES, MIN_REFERENCES
 from influgan.images import check_training_size, load_training_images, thumbnail
-from influgan.lut import blend_lut
+from influgan.look import LOOK_FILE_SUFFIXES
 from influgan.outputs import OutputError
 from influgan.session import Photo, Reference, Session, SessionClosed, SessionFull, SessionStore, process_root, sweep_files
 from influgan.stylize import iter_stylize, share_name
@@ -65,7 +65,6 @@ PREVIEW_SIZE = 1024  # longer side of the interactive preview; full resolution o
 DEFAULT_STEPS = int(os.environ.get("INFLUGAN_STEPS", "200"))
 PREVIEW_EVERY = 10  # steps between live previews during the fine-tune
 GRAIN_MAX = GRAIN_SLIDER_MAX  # the grain slider's 100 %: strong but plausible film
-LOOK_SUFFIXES = (".look", ".cube")
 MEMORY = MemoryBudget(int(float(os.environ.get("INFLUGAN_MEMORY_MB", "768")) * 2**20))  # all image work of the process
 FINETUNE_MEMORY = 256 * 2**20  # what a fine-tune holds beyond the references (thumbnails, networks, optimiser)
 SESSION_IDLE = float(os.environ.get("INFLUGAN_SESSION_IDLE", "900"))  # a session unused this long (no open page pinging it) ends
@@ -231,15 +230,16 @@ def _slider_values(look: influgan.Look) -> tuple[float, float]:
 
 
 def _look_files(session: Session, look: influgan.Look, strength: float = 100.0) -> list[str]:
-    """The look as a .look file and as a .cube LUT at ``strength`` %, in a fresh folder of the session; only
-    the newest downloads are kept."""
+    """The look as a .look file, and its colour at ``strength`` % as a .cube LUT and a Hald CLUT (level 8), in a
+    fresh folder of the session; only the newest downloads are kept."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", look.name).strip("_")[:60] or "look"
     folder = session.new_folder("look")
-    look_path, cube_path = folder / f"{stem}.look", folder / f"{stem}.cube"
-    look.save(look_path)
-    influgan.save_cube(cube_path, blend_lut(look.lut, strength / 100.0), look.name)
+    paths = [folder / f"{stem}.look", folder / f"{stem}.cube", folder / f"{stem}_hald.png"]
+    look.save(paths[0])
+    look.to_cube(paths[1], strength=strength / 100.0)
+    look.to_hald(paths[2], strength=strength / 100.0)
     session.keep_recent("look-files", folder, keep=2)
-    return [str(look_path), str(cube_path)]
+    return [str(path) for path in paths]
 
 
 # --- references --------------------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ def _add_references(session: Session, paths: list[str], example: bool = False) -
     for path in paths:
         if kept >= room:
             break
-        with MEMORY.reserve(decode_cost(path, REFERENCE_SIZE)):
+        with MEMORY.reserve(decode_cost(path, REFERENCE_SIZE, copies=1.2)):
             loaded = load_training_images([path], REFERENCE_SIZE)
         if loaded.problems:
             problems.extend(loaded.problems)
@@ -466,7 +466,7 @@ def _add_photos(session: Session, paths: list[str], example: bool = False) -> li
             continue
         try:
             session.check_room(Path(path).stat().st_size, name)
-            with MEMORY.reserve(decode_cost(path, PREVIEW_SIZE)):
+            with MEMORY.reserve(decode_cost(path, PREVIEW_SIZE, copies=1.2)):
                 image = influgan.load_image(path, draft_size=PREVIEW_SIZE)  # decodes it all: damage is caught here
                 preview = thumbnail(image, PREVIEW_SIZE)
                 del image
@@ -541,8 +541,8 @@ def upload_look(file: str | None, state: Session | None):
     if not file:
         return {session_state: session}
     name = Path(file).name
-    if Path(file).suffix.lower() not in LOOK_SUFFIXES:
-        raise gr.Error(toast(f"{name}: a look must be an InfluGAN .look file or a .cube LUT."))
+    if Path(file).suffix.lower() not in LOOK_FILE_SUFFIXES:
+        raise gr.Error(toast(f"{name}: a look must be an InfluGAN .look file, a .cube LUT or a Hald CLUT .png."))
     with session.hold(), MEMORY.reserve(8 * 2**20):
         try:
             look = influgan.Look.load(file)
@@ -582,7 +582,7 @@ def export_photos(look_name: str, strength: float, grain: float, vignette: float
             return share_name(look.name)(Path(by_source[source]))
 
         def reserve(source: Path):
-            return MEMORY.reserve(decode_cost(source, copies=2.5))
+            return MEMORY.reserve(decode_cost(source, copies=1.3))  # decoded pixels + strips in flight (stylized in place)
 
         written, problems = [], []
         for done in iter_stylize(look, [p.original for p in photos], folder, strength / 100.0, finish, name_for, reserve=reserve):
@@ -700,7 +700,8 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
                     train_preview = gr.Image(label="Live preview", type="filepath", interactive=False, height=380, elem_id="train-preview")
             with gr.Row():
                 with gr.Column(scale=2, min_width=280):
-                    look_downloads = gr.File(label="Download the look (.look for InfluGAN, .cube for Lightroom, Premiere, Resolve, CapCut)", file_count="multiple", interactive=False, height=120, elem_id="look-downloads")
+                    look_downloads = gr.File(label="Download the look: .look for InfluGAN; .cube (Lightroom, Premiere, Resolve, CapCut) and Hald .png (darktable, RawTherapee) carry its colour only",
+                                             file_count="multiple", interactive=False, height=120, elem_id="look-downloads")
                     with gr.Accordion("Advanced", open=False):
                         steps = gr.Slider(10, 1000, value=DEFAULT_STEPS, step=10, label="Training steps", elem_id="steps")
                         seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
@@ -713,7 +714,7 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
                     photo_files = gr.File(label="Your photos", file_count="multiple", file_types=["image", ".heic", ".heif"], height=120, elem_id="photo-files")
                     photo_gallery = gr.Gallery(label="Click a photo to preview it", columns=5, height=140, object_fit="cover", allow_preview=False, elem_id="photo-gallery")
                     look_choice = gr.Dropdown(label="Look", choices=list(builtin_looks()), value=next(iter(builtin_looks()), None), elem_id="look-choice")
-                    look_file = gr.UploadButton("Upload a look (.look or .cube)", file_types=[".look", ".cube"], size="sm", elem_id="look-file")
+                    look_file = gr.UploadButton("Upload a look (.look, .cube or Hald .png)", file_types=list(LOOK_FILE_SUFFIXES), size="sm", elem_id="look-file")
                     strength = gr.Slider(0, 150, value=100, step=1, label="Style strength (%)", elem_id="strength")
                     with gr.Row():
                         grain = gr.Slider(0, 100, value=0, step=1, label="Grain (%)", elem_id="grain", min_width=120)
@@ -724,7 +725,7 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
                 with gr.Column(scale=3, min_width=280):
                     comparison = gr.ImageSlider(label="Before / after", type="filepath", height=560, interactive=False, elem_id="comparison")
                     export_file = gr.File(label="Your stylized photos", interactive=False, visible=False, elem_id="export-file")
-                    stylize_look_files = gr.File(label="This look at the current strength (.cube carries colour only: no grain or vignette)",
+                    stylize_look_files = gr.File(label="This look at the current strength (.cube and Hald .png carry colour only: no grain or vignette)",
                                                  file_count="multiple", interactive=False, visible=False, elem_id="stylize-look-files")
                     clear_photos_button = gr.Button("Clear my photos", size="sm")
 

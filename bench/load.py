@@ -62,7 +62,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-IDLE = 20  # seconds: the server ends sessions unused this long, and sweeps uploads this old
+IDLE = 90  # seconds: the server ends sessions unused this long (longer than a fine-tune waits in the queue here), and sweeps uploads this old
 
 
 def start_server(port: int, steps: int, log, folder: Path) -> subprocess.Popen:
@@ -281,8 +281,11 @@ def main() -> int:
                     disk[1] = max(disk[1], disk_used(server_files))
                     time.sleep(2)
             wall = time.monotonic() - started
-            time.sleep(3 * IDLE)  # everyone has left: sessions end after IDLE, uploads older than IDLE are swept
+            left = time.monotonic()  # everyone has left: sessions end after IDLE, uploads older than IDLE are swept
             disk[2] = disk_used(server_files)
+            while disk[2] > disk[0] and time.monotonic() - left < 3 * IDLE:
+                time.sleep(5)
+                disk[2] = disk_used(server_files)
             rss = peak_rss(server.pid)
         finally:
             server.terminate()

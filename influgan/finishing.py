@@ -20,9 +20,10 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageChops
 
+from .lut import map_strips
+
 FINISH_VERSION = 2  # 1: grain_amount was a standard deviation in 0..1 code units (0..0.2); 2: RMS of L* at mid-grey
 GRAIN_SLIDER_MAX = 8.0  # grain_amount at the app's 100 %: strong but plausible film (Tri-X pushed two stops)
-STRIP_ROWS = 256  # rows per strip in ``finish_image``
 _CELL_LEVELS = 32.0  # 8-bit levels per standard deviation of the grain cells
 _VIGNETTE_STEP = 8  # pixels per sample of the vignette gain map (upsampled bilinearly; the gain is smooth)
 
@@ -294,71 +295,64 @@ def _vignette_columns(height: int, width: int, radius: float, first: int, end: i
     return [(0, width)] if left >= right else [(0, left), (right, width)]
 
 
-def _paste_vignette(image: Image.Image, amount: float, radius: float, strip_rows: int, pool: ThreadPoolExecutor) -> None:
-    """Mix ``image`` in place towards black (amount > 0) or white (amount < 0) by |amount| · falloff, in strips."""
-    width, height = image.size
-    vignette = _vignette_map(height, width, amount, radius)
-    colour = (0, 0, 0) if amount > 0 else (255, 255, 255)
-
-    def paste_strip(first: int) -> None:  # Pillow's resize and paste release the GIL; strips are disjoint
-        end = min(first + strip_rows, height)
-        top, bottom = _map_box(first, end, height, vignette.height)
-        for left, right in _vignette_columns(height, width, radius, first, end):
-            if right <= left:
-                continue
-            x_start, x_stop = _map_box(left, right, width, vignette.width)
-            box = (x_start, top, x_stop, bottom)
-            mask = vignette.resize((right - left, end - first), Image.Resampling.BILINEAR, box=box)
-            image.paste(colour, (left, first, right, end), mask)
-
-    list(pool.map(paste_strip, range(0, height, strip_rows)))
-
-
 # --- applying -----------------------------------------------------------------------------------------------
-def _cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+class Finisher:
+    """A finish made ready for one image size and seed; ``strip`` finishes any band of rows on its own.
+
+    Whole images, strips of them in threads, and the colour LUT and finish fused strip by strip (``Look.apply``)
+    all give the same result: the grain's noise and the vignette's map belong to the whole image.
+    """
+
+    def __init__(self, size: tuple[int, int], finish: Finish, seed: int = 0):
+        self.width, self.height = size
+        self.finish = finish
+        self.active = bool(finish.grain_amount or finish.vignette_amount)
+        if finish.grain_amount:
+            self.cells = grain_cells(self.height, self.width, finish.grain_size, seed)
+            self.column_gain, self.row_gain = _grain_gains(self.height, self.width, finish.grain_size, self.cells)
+            self.tone = grain_tone_table(finish.grain_amount, finish.grain_luma)
+        if finish.vignette_amount:
+            self.vignette = _vignette_map(self.height, self.width, finish.vignette_amount, finish.vignette_radius)
+            self.colour = (0, 0, 0) if finish.vignette_amount > 0 else (255, 255, 255)
+
+    def strip(self, strip: Image.Image, first: int) -> Image.Image:
+        """Rows first..first + strip.height of the image (an RGB strip as wide as it), finished: grain, then the
+        vignette over it. Returns a new strip, or ``strip`` itself when the finish does nothing."""
+        if not self.active:
+            return strip
+        end = first + strip.height
+        if self.finish.grain_amount:
+            delta = _CENTRED_LEVELS[_grain_levels(self.height, self.width, self.cells, first, end)]  # (rows, W)
+            delta *= self.column_gain
+            delta *= self.row_gain[first:end, None]
+            delta *= self.tone[np.asarray(strip.convert("L"))]  # by the tone of each pixel (Rec. 601 luma)
+            delta += 128.5
+            np.clip(delta, 0.0, 255.0, out=delta)
+            grain = Image.fromarray(delta.astype(np.uint8), "L")  # 128 + grain in code values, rounded
+            strip = ImageChops.add(strip, Image.merge("RGB", (grain, grain, grain)), 1.0, -128)  # the same Δ in R', G', B'
+        elif self.finish.vignette_amount:
+            strip = strip.copy()
+        if self.finish.vignette_amount:
+            top, bottom = _map_box(first, end, self.height, self.vignette.height)
+            for left, right in _vignette_columns(self.height, self.width, self.finish.vignette_radius, first, end):
+                if right <= left:
+                    continue
+                x_start, x_stop = _map_box(left, right, self.width, self.vignette.width)
+                mask = self.vignette.resize((right - left, end - first), Image.Resampling.BILINEAR, box=(x_start, top, x_stop, bottom))
+                strip.paste(self.colour, (left, 0, right, end - first), mask)
+        return strip
 
 
-def finish_image(image: Image.Image, finish: Finish, seed: int = 0, strip_rows: int = STRIP_ROWS, threads: int = 0) -> Image.Image:
+def finish_image(image: Image.Image, finish: Finish, seed: int = 0, strip_rows: int = 0, threads: int = 0) -> Image.Image:
     """Apply a finish to an 8-bit RGB image of any size: grain, then the vignette over it (as a print's corners are
     burnt in). Returns ``image`` itself when both amounts are 0, a new image otherwise; same seed, same grain.
 
-    The grain is made in strips of ``strip_rows`` rows, ``threads`` at a time (0: one per CPU, at most 4); the
-    result does not depend on either. Memory beyond input and output: one 8-bit plane and a float strip per thread.
+    Made in strips of ``strip_rows`` rows (0: about a megapixel each), ``threads`` at a time (0: one per CPU, at most
+    4); the result depends on neither.
     """
     if image.mode != "RGB":
         raise ValueError(f"finish_image needs an RGB image, got mode {image.mode}")
-    if finish.vignette_amount == 0.0 and finish.grain_amount == 0.0:
+    finisher = Finisher(image.size, finish, seed)
+    if not finisher.active:
         return image
-    height = image.height
-    strip_rows = max(1, strip_rows)
-    threads = max(1, min(threads or min(_cpu_count(), 4), math.ceil(height / strip_rows)))
-    with ThreadPoolExecutor(threads) as pool:
-        out = _add_grain(image, finish, seed, strip_rows, pool) if finish.grain_amount else image.copy()
-        if finish.vignette_amount:
-            _paste_vignette(out, finish.vignette_amount, finish.vignette_radius, strip_rows, pool)
-    return out
-
-
-def _add_grain(image: Image.Image, finish: Finish, seed: int, strip_rows: int, pool: ThreadPoolExecutor) -> Image.Image:
-    """A new image: ``image`` plus the finish's grain, made in strips on ``pool``."""
-    width, height = image.size
-    luma = np.asarray(image.convert("L"))  # Rec. 601 luma of the encoded values
-    cells = grain_cells(height, width, finish.grain_size, seed)
-    column_gain, row_gain = _grain_gains(height, width, finish.grain_size, cells)
-    tone = grain_tone_table(finish.grain_amount, finish.grain_luma)
-    offset = np.empty((height, width), np.uint8)
-
-    def make_strip(first: int) -> None:  # offset = 128 + grain in code values, rounded
-        end = min(first + strip_rows, height)
-        delta = _CENTRED_LEVELS[_grain_levels(height, width, cells, first, end)]
-        delta *= column_gain
-        delta *= row_gain[first:end, None]
-        delta *= tone[luma[first:end]]
-        delta += 128.5
-        np.clip(delta, 0.0, 255.0, out=delta)
-        offset[first:end] = delta  # truncates: with the 0.5 above, rounds
-
-    list(pool.map(make_strip, range(0, height, strip_rows)))
-    grain = Image.fromarray(offset, "L")
-    return ImageChops.add(image, Image.merge("RGB", (grain, grain, grain)), 1.0, -128)  # the same Δ in R', G', B'
+    return map_strips(image, finisher.strip, Image.new("RGB", image.size), strip_rows, threads)

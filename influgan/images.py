@@ -125,11 +125,25 @@ def load_image(
                 scale = max(image.size) / draft_size
                 image.draft(image.mode, (int(image.size[0] / scale) + 1, int(image.size[1] / scale) + 1))
             image.load()
+            if draft_size and max(image.size) >= 4 * draft_size:  # other formats: shrink before any copy is made
+                image = _reduce(image, max(image.size) // (2 * draft_size))
             return to_srgb(image, keep_alpha)
     except DECODE_ERRORS as error:
         raise ImageError(f"{name}: the image data is damaged or truncated ({str(error)[:80] or type(error).__name__})") from None
     except MemoryError:
         raise ImageError(f"{name}: not enough memory to decode this image") from None
+
+
+def _reduce(image: Image.Image, factor: int) -> Image.Image:
+    """``image`` reduced by an integer ``factor`` (box average), keeping what ``to_srgb`` reads (EXIF orientation,
+    ICC profile); the full-size pixels are released at once."""
+    exif = image.getexif()
+    reduced = image.reduce(factor)
+    reduced.info = dict(image.info)
+    if exif:
+        reduced.info["exif"] = exif.tobytes()
+    image.close()
+    return reduced
 
 
 def check_training_size(size: tuple[int, int], name: str) -> None:

@@ -23,10 +23,10 @@ from safetensors.numpy import save as save_safetensors
 
 from . import __version__
 from .cube import MAX_CUBE_SIZE, MIN_CUBE_SIZE, load_cube, save_cube
-from .finishing import FINISH_VERSION, Finish, finish_image
+from .finishing import FINISH_VERSION, Finish, Finisher, map_strips
 from .hald import DEFAULT_LEVEL, HaldError, load_hald, save_hald
 from .images import read_capped
-from .lut import ENTRY_MAX, ENTRY_MIN, apply_lut_image, blend_lut, check_lut, identity_lut, resample_lut
+from .lut import ENTRY_MAX, ENTRY_MIN, blend_lut, check_lut, identity_lut, pillow_lut, resample_lut
 
 LOOK_SUFFIX = ".look"
 LOOK_FILE_SUFFIXES = (".look", ".cube", ".png")  # what Look.load reads: an InfluGAN look, a .cube LUT, a Hald CLUT
@@ -85,16 +85,25 @@ class Look:
         """The look's colour LUT at ``strength`` (0: identity, 1: the look, up to 1.5 exaggerates it)."""
         return blend_lut(self.lut, strength)
 
-    def apply(self, image: Image.Image, strength: float = 1.0, finish: Finish | None = None, seed: int = 0) -> Image.Image:
+    def apply(self, image: Image.Image, strength: float = 1.0, finish: Finish | None = None, seed: int = 0,
+              in_place: bool = False) -> Image.Image:
         """Stylize an 8-bit photo at its full resolution. RGBA keeps its alpha.
 
         strength: 0 returns the colours unchanged, 1 the look, up to 1.5 exaggerates it (finish amounts scale too).
         finish: overrides the look's own finishing parameters (e.g. from the app's sliders).
+        in_place: an RGB ``image`` the caller no longer needs is stylized where it is (a 100 MP photo costs its own
+        pixels and a few strips, no second copy). Colour and finishing go strip by strip, a few strips in threads.
         """
         alpha = image.getchannel("A") if image.mode == "RGBA" else None
         rgb = image.convert("RGB") if image.mode != "RGB" else image
-        out = apply_lut_image(rgb, self.colour_lut(strength)) if strength != 0.0 else rgb.copy()
-        out = finish_image(out, (finish or self.finish).scaled(strength), seed=seed)
+        owned = in_place or rgb is not image  # an image of our own is stylized where it is: no second copy
+        lut_filter = pillow_lut(self.colour_lut(strength)) if strength != 0.0 else None
+        finisher = Finisher(rgb.size, (finish or self.finish).scaled(strength), seed)
+
+        def stylize(strip: Image.Image, first: int) -> Image.Image:  # colour, then finishing, a strip at a time
+            return finisher.strip(strip.filter(lut_filter) if lut_filter else strip, first)
+
+        out = map_strips(rgb, stylize, rgb if owned else Image.new("RGB", rgb.size), threads=1 if rgb.width * rgb.height < 1_000_000 else 0)
         if alpha is not None:
             out.putalpha(alpha)
         return out

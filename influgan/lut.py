@@ -22,7 +22,7 @@ MAX_LUT_SIZE = 65  # Pillow's Color3DLUT's largest
 MAX_STRENGTH = 1.5
 ENTRY_MIN, ENTRY_MAX = -1.0, 2.0  # entries are kept within this range (Pillow's table holds about ±2)
 CHUNK_COLOURS = 65536  # colours per chunk in apply_lut_colours (a few MB of temporaries)
-STRIP_ROWS = 512  # rows per strip in a full-resolution apply (a 48 MP photo: 12 MB a strip)
+STRIP_PIXELS = 1_000_000  # pixels per strip in a full-resolution apply: a few strips in flight, whatever the width
 
 
 def identity_lut(size: int = LUT_SIZE, dtype: np.dtype = np.float32) -> np.ndarray:
@@ -109,22 +109,38 @@ def pillow_lut(lut: np.ndarray) -> ImageFilter.Color3DLUT:
     return ImageFilter.Color3DLUT(size, table, channels=3, _copy_table=False)
 
 
-def apply_lut_image(image: Image.Image, lut: np.ndarray, threads: int = 0) -> Image.Image:
-    """Apply a LUT to an 8-bit RGB image at full resolution.
+def _cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
-    Large images are filtered in strips of STRIP_ROWS rows, ``threads`` at a time (Pillow releases the GIL): the
-    memory beyond input and output stays a few strips, whatever the size. threads: 0 means one per CPU.
-    """
+
+def map_strips(image: Image.Image, work, out: Image.Image, strip_rows: int = 0, threads: int = 0) -> Image.Image:
+    """``out`` (an image the size of ``image``, or ``image`` itself) with each band of ``strip_rows`` rows replaced
+    by ``work(band of image, first row)``, ``threads`` bands at a time (0: one per CPU, at most 4). Memory beyond
+    ``image`` and ``out``: a few strips. Bands are disjoint, so ``out`` may be ``image``: then it is done in place."""
+    width, height = image.size
+    image.load()  # decoded before the threads crop it: a lazily loaded file is not safe to load from several
+    strip_rows = max(1, strip_rows or STRIP_PIXELS // max(1, width))
+    firsts = range(0, height, strip_rows)
+    threads = max(1, min(threads or min(_cpu_count(), 4), len(firsts)))
+
+    def one(first: int) -> None:
+        box = (0, first, width, min(first + strip_rows, height))
+        out.paste(work(image.crop(box), first), box[:2])
+
+    if threads == 1:
+        for first in firsts:
+            one(first)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, firsts))
+    return out
+
+
+def apply_lut_image(image: Image.Image, lut: np.ndarray, threads: int = 0) -> Image.Image:
+    """Apply a LUT to an 8-bit RGB image at full resolution, in strips of about STRIP_PIXELS, ``threads`` at a time
+    (0: one per CPU; Pillow releases the GIL): the memory beyond input and output stays a few strips."""
     if image.mode != "RGB":
         raise ValueError(f"apply_lut_image needs an RGB image, got mode {image.mode}")
     lut_filter = pillow_lut(lut)
-    threads = threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    width, height = image.size
-    if threads == 1 or width * height < 1_000_000:
-        return image.filter(lut_filter)
-    boxes = [(0, top, width, min(top + STRIP_ROWS, height)) for top in range(0, height, STRIP_ROWS)]
-    out = Image.new("RGB", image.size)
-    with ThreadPoolExecutor(threads) as pool:
-        for box, strip in zip(boxes, pool.map(lambda box: image.crop(box).filter(lut_filter), boxes)):
-            out.paste(strip, box[:2])
-    return out
+    small = image.width * image.height < 1_000_000
+    return map_strips(image, lambda strip, _: strip.filter(lut_filter), Image.new("RGB", image.size), threads=1 if small else threads)

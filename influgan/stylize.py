@@ -80,9 +80,7 @@ def iter_stylize(
         started = time.perf_counter()
         try:
             with reserve(source) if reserve else nullcontext():
-                image = load_image(source, keep_alpha=True)
-                result = look.apply(image, strength=strength, finish=finish)
-                del image
+                result = look.apply(load_image(source, keep_alpha=True), strength=strength, finish=finish, in_place=True)
                 write_atomically(target, lambda path: save_image(result, path))
         except ImageError as error:
             yield Stylized(source, target, error=str(error))

@@ -112,7 +112,7 @@ def test_strength_zero_returns_the_input(client, files):
 def test_download_look_files_at_the_current_strength(client):
     full = value(client.predict("Golden hour", 100, api_name="/download_look"))
     half = value(client.predict("Golden hour", 50, api_name="/download_look"))
-    assert sorted(p.rsplit(".", 1)[1] for p in full) == ["cube", "look"]
+    assert sorted(p.rsplit(".", 1)[1] for p in full) == ["cube", "look", "png"]
     cubes = [Look.load(next(p for p in paths if p.endswith(".cube"))).lut for paths in (full, half)]
     look = Look.load(next(p for p in full if p.endswith(".look")))
     assert np.abs(cubes[0] - look.lut).max() < 1e-5  # at 100 % the .cube is the look's colour
@@ -203,3 +203,14 @@ def test_long_names_are_shortened_not_fatal(url, tmp_path):
     name = visitor.predict(handle_file(str(look)), api_name="/upload_look")["value"]
     saved = value(visitor.predict(name, 100, 0, 0, api_name="/download"))
     assert Image.open(saved).size == (64, 48)
+
+
+def test_a_hald_clut_travels_both_ways(url, client):
+    downloads = value(client.predict("Test look", 100, api_name="/download_look"))
+    hald = next(p for p in downloads if p.endswith(".png"))
+    assert Image.open(hald).size == (512, 512)  # level 8
+    visitor = Client(url, verbose=False)
+    dropdown = visitor.predict(handle_file(hald), api_name="/upload_look")
+    back = Look.load(hald)
+    original = Look.load(next(p for p in downloads if p.endswith(".look")))
+    assert dropdown["value"] == back.name and np.abs(back.lut - original.lut).max() < 2 / 255
