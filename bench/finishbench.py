@@ -15,7 +15,7 @@ i with grain seed i) and saved as a JPEG of quality 80 (4:2:0), as a feed saved 
 content, and its look is scored: learned against true finishing, and colour: the mean CIEDE2000 of the look's
 colour alone (no finishing) against L on the test photos at 512 px (as bench/feedbench.py scores).
 
-    python bench/finishbench.py [--looks a,b] [--set KEY=VALUE ...] [--out DIR]
+    python bench/finishbench.py [--looks a,b] [--set KEY=VALUE ...] [--out DIR] [--threads 2]
 
 Prints a row per look and the targets; writes contact sheets to --out (default bench/out/finishbench): per look a
 reference, a 100 % crop of it, a test photo with the learned look and a 100 % crop of that.
@@ -130,8 +130,9 @@ def main() -> None:
     parser.add_argument("--looks", default="", help="comma-separated look stems (default: all)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a FinetuneSettings field")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "finishbench"), help="contact sheet folder")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 when other work shares the CPUs)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     if not SHARED.exists():
         sys.exit("finishbench needs ../shared/data beside the project")
     photos = sorted(find_images([SHARED / "photos"]))

@@ -23,6 +23,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -42,6 +43,9 @@ from .lut_torch import apply_lut_colours
 from .natural import load_histogram, sample_colours
 from .naturalness import load_naturalness
 from .networks import Discriminator, LookGenerator
+from .texture_adversary import FinishAdversary
+from .finish_estimate import estimate_finish, read_texture, remove_vignette
+from .finishing import Finish
 from .prior import READ_SIZE, LookPrior, load_prior
 from .weights import WEIGHTS_DIR
 
@@ -49,6 +53,7 @@ MIN_REFERENCES = 3
 MAX_REFERENCES = 50
 ADVERSARIES = ("none", "feed", "natural", "both")
 STARTS = ("prior", "identity")
+FINISHES = ("read", "adversary", "none")
 NOISE_SHARE = 0.35  # scales the references' half-against-half distance to the scene noise of the fine-tune's colour loss
 # the most the anchor weight is multiplied by, for a start that explains the references (4-fold, 3 seeds, worst look
 # against identity / mean: cap 2 +0.43..+0.59 / 3.94, cap 8 +0.23..+0.28 / 3.97, cap 32 +0.22 / 4.00; weights/README.md)
@@ -78,6 +83,9 @@ class FinetuneSettings:
     adversarial_weight: float = 0.05
     natural_weight: float = 0.1  # weight of fooling the naturalness discriminator
     cycle_weight: float = 1.0  # weight of L(L⁻¹(x)) ≈ x and L⁻¹(L(x)) ≈ x
+    # finishing: "read" from the feed directly (``finish_estimate``), "adversary": learned by texture
+    # discriminators (``texture_adversary``), "none": colour only (no grain, no vignette)
+    finish: str = "read"
     start_from: str = "prior"  # "prior": the look prior's instant look (identity when none is shipped); "identity"
     anchor_weight: float = 0.5  # pull toward the starting look (prior's or caller's; never identity); 0.5: see weights/README.md
     adaptive_anchor: bool = True  # multiply anchor_weight by anchor_trust (0..TRUST_CAP); False: a fixed pull
@@ -89,6 +97,8 @@ class FinetuneSettings:
     def __post_init__(self) -> None:
         if self.adversary not in ADVERSARIES:
             raise ValueError(f"adversary must be one of {', '.join(ADVERSARIES)}, got {self.adversary!r}")
+        if self.finish not in FINISHES:
+            raise ValueError(f"finish must be one of {', '.join(FINISHES)}, got {self.finish!r}")
         if self.start_from not in STARTS:
             raise ValueError(f"start_from must be one of {', '.join(STARTS)}, got {self.start_from!r}")
         if not 1 <= self.steps <= 5000:
@@ -127,6 +137,12 @@ def _load_images(images: Sequence[ImageSource], size: int) -> list[Image.Image]:
             image = load_training_image(image, size)
         out.append(thumbnail(image.convert("RGB"), size))
     return out
+
+
+def _short_side(image: Image.Image, side: int) -> Image.Image:
+    """The image scaled so that its shorter side is ``side`` pixels (Lanczos)."""
+    scale = side / min(image.size)
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.LANCZOS)
 
 
 def _thumbnails(images: Sequence[Image.Image], size: int) -> list[torch.Tensor]:
@@ -259,6 +275,19 @@ def finetune_steps(
     torch.manual_seed(settings.seed)  # network initialisation
 
     ref_images = _load_images(references, max(settings.thumb_size, READ_SIZE))  # the prior reads them at READ_SIZE
+    finish, reading, adversary_finish = Finish(), None, None
+    if settings.finish != "none":
+        textures = [read_texture(reference) for reference in references]  # at their own size (≤ 1600 px), one at a time
+        reading = estimate_finish(textures)
+        finish = reading.finish
+        if settings.finish == "adversary":
+            short = int(np.median([t.short_side for t in textures]))
+            content_textures = [read_texture(_short_side(image, short)) for image in _load_images(content, 2 * short)]
+            adversary_finish = FinishAdversary(textures, content_textures, torch.Generator().manual_seed(settings.seed + 1))
+            finish = Finish()
+        del textures
+    if finish.vignette_amount:  # the references' colours as they were before the vignette
+        ref_images = [remove_vignette(image, finish.vignette_amount, finish.vignette_radius) for image in ref_images]
     ref_thumbs = _thumbnails(ref_images, settings.thumb_size)
     content_thumbs = _thumbnails(_load_images(content, settings.thumb_size), settings.thumb_size)
     ref_lab = rgb_to_lab(_pixels(ref_thumbs)) / 100.0  # (N_r, 3)
@@ -268,7 +297,7 @@ def finetune_steps(
     if start is None and settings.start_from == "prior":
         prior = prior or load_prior()
         start = prior.predict(ref_images) if prior is not None else None
-    look_generator = LookGenerator(torch.from_numpy(start.lut) if start is not None else None)
+    look_generator = LookGenerator(torch.from_numpy(start.lut) if start is not None else None, finish=finish)
     # pulled toward the starting look (the prior's, or the caller's) where the references say little; not toward identity
     anchor = look_generator.lut().detach() if start is not None and settings.anchor_weight else None  # (33, 33, 33, 3)
     trust = 1.0
@@ -342,6 +371,9 @@ def finetune_steps(
         g_loss.backward()
         g_optimizer.step()
         losses["total"] = float(g_loss.detach())
+        if adversary_finish is not None:
+            losses.update(adversary_finish.step())
+            look_generator.finish = adversary_finish.finish()
 
         report = StepReport(step, settings.steps, losses, time.perf_counter() - started, look_generator)
         if step == settings.steps:
@@ -350,6 +382,8 @@ def finetune_steps(
                 "started_from": "prior" if start is not None and start.metadata.get("source") == "prior" else "look" if start else "identity",
                 "content_photos": len(content),
                 "anchor_weight": round(anchor_weight, 4) if anchor is not None else 0.0,
+                **({"finish_reading": {"vignette_error": round(min(reading.vignette_error, 9.0), 4), "grain_energy": round(reading.grain_energy, 3),
+                                       "tiles": reading.tiles, "jpeg_modelled": reading.jpeg_modelled}} if reading is not None else {}),
                 "settings": asdict(settings),
                 "seconds": round(report.elapsed, 2),
             }

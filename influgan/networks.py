@@ -19,8 +19,9 @@ class LookGenerator(nn.Module):
     The residual starts at zero and the finishing amounts at 0, so a fresh generator reproduces ``start`` exactly.
     """
 
-    def __init__(self, start: torch.Tensor | None = None, control_size: int = 17, learn_finish: bool = False):
+    def __init__(self, start: torch.Tensor | None = None, control_size: int = 17, learn_finish: bool = False, finish: Finish | None = None):
         super().__init__()
+        self.finish = finish or Finish()  # the finish a look gets when the generator does not learn one
         self.register_buffer("start", identity_lut(LUT_SIZE) if start is None else resample_lut(start, LUT_SIZE))
         self.residual = nn.Parameter(torch.zeros(control_size, control_size, control_size, 3))
         self.learn_finish = learn_finish
@@ -58,7 +59,7 @@ class LookGenerator(nn.Module):
     def to_look(self, name: str = "Untitled look", metadata: dict | None = None) -> Look:
         """Freeze the generator into a Look (LUT clamped to 0..1)."""
         values = {k: float(v.detach()) for k, v in self.finish_values().items()}
-        finish = Finish(**values) if self.learn_finish else Finish()
+        finish = Finish(**values) if self.learn_finish else self.finish
         return Look(lut=self.lut().detach().clamp(0.0, 1.0), finish=finish, name=name, metadata=dict(metadata or {}))
 
 
