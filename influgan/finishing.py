@@ -6,8 +6,6 @@ mid-grey (L* 50), seen at the grain's own scale; its size is a fraction of the i
 gets the grain averaged over its own area, so a 1024 px preview shows what the full-size render shows when
 downscaled. The same seed gives the same grain. Photos are processed in strips, a few at a time in threads
 (numpy and most of Pillow release the GIL); every finish at amount 0 is exactly the identity.
-
-The differentiable twin used in training is ``influgan.texture``; it shares the response tables and noise here.
 """
 from __future__ import annotations
 
