@@ -408,12 +408,12 @@ def train_look(name: str, steps: float, seed: float, state: Session | None):
         history: list[tuple[int, float]] = []
         for report in _finetune_steps(references, content, settings, instant, look_name):
             history.append((report.step, report.losses["feed_distance"]))
-            if report.step % PREVIEW_EVERY == 0 and report.result is None:
-                yield {
-                    train_status: _progress_html(f"Step {report.step} of {report.steps} · {report.elapsed:.1f} s", report.step / report.steps),
-                    train_preview: _save_preview(session, report.look().apply(sample), "training"),
-                    loss_plot: _distance_frame(history),
-                }
+            if report.result is not None:
+                break
+            update = {train_status: _progress_html(f"Step {report.step} of {report.steps} · {report.elapsed:.1f} s", report.step / report.steps)}
+            if report.step % PREVIEW_EVERY == 0:
+                update.update({train_preview: _save_preview(session, report.look().apply(sample), "training"), loss_plot: _distance_frame(history)})
+            yield update  # every step: the bar moves, and a cancel or a closed tab takes effect within a step
         look = report.result
         session.looks[look.name] = look
         seconds = look.metadata.get("seconds", 0.0)

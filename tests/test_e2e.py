@@ -104,7 +104,9 @@ def test_create_and_apply_a_look(url, browser, tmp_path):
     steps.press("Enter")
     started = time.perf_counter()
     page.locator("#train-button").click()
-    page.locator("#train-status").get_by_text("Step 10 of").wait_for()
+    page.wait_for_function(  # learning, and a step's preview (not the instant look's) is shown
+        "() => { const m = document.querySelector('#train-status').innerText.match(/Step (\\d+) of/); return m && +m[1] >= 10; }"
+    )
     source = page.locator("#train-preview img").get_attribute("src")
     first = page.locator("#train-preview").screenshot()
     page.wait_for_function(  # a later step's preview has arrived and loaded
