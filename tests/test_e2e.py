@@ -180,14 +180,16 @@ def test_example_in_one_click(url, browser, tmp_path):
 # --- layout on a desktop and on a phone --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def many_files(tmp_path_factory):
+    """50 references and 20 photos, made from the example photos (so the screenshots show real photos)."""
     folder = tmp_path_factory.mktemp("many")
+    sources = sorted((ROOT / "examples" / "feed").glob("*.jpg")) + sorted((ROOT / "examples" / "content").glob("*.jpg"))
     refs, photos = [], []
     for index in range(50):
         refs.append(folder / f"post_{index:02d}_saved_from_a_social_app_with_a_long_name.jpg")
-        synthetic_photo(100 + index, (540, 675)).save(refs[-1], quality=80)
+        Image.open(sources[index % len(sources)]).save(refs[-1], quality=80)
     for index in range(20):
         photos.append(folder / f"IMG_{1000 + index}.jpg")
-        synthetic_photo(300 + index, (900, 675)).save(photos[-1], quality=85)
+        Image.open(sources[(index * 3) % len(sources)]).save(photos[-1], quality=85)
     return [str(p) for p in refs], [str(p) for p in photos]
 
 
