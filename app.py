@@ -23,7 +23,6 @@ import math
 import re
 import threading
 import time
-import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,15 +32,13 @@ from gradio.utils import get_upload_folder
 from PIL import Image
 
 import influgan
-from influgan.budget import BudgetTimeout, MemoryBudget, decode_cost
+from influgan.budget import BudgetTimeout, MemoryBudget
 from influgan.fingerprint import render_fingerprint
 from influgan.finishing import GRAIN_SLIDER_MAX
-from influgan.finetune import MAX_REFERENCES, MIN_REFERENCES
-from influgan.images import check_training_size, load_training_images, thumbnail
+from influgan.images import MIN_REFERENCES, thumbnail
 from influgan.look import LOOK_FILE_SUFFIXES
 from influgan.outputs import OutputError
-from influgan.session import Photo, Reference, Session, SessionClosed, SessionFull, SessionStore, process_root, sweep_files
-from influgan.stylize import iter_stylize, share_name
+from influgan.session import Session, SessionClosed, SessionFull, SessionStore, process_root, sweep_files
 
 try:  # ZeroGPU Spaces: run the fine-tune under @spaces.GPU; everywhere else plain CPU
     import spaces
@@ -59,9 +56,6 @@ SAMPLE_PHOTO = ROOT / "examples" / "content" / "astronaut.jpg"  # training previ
 CACHE_DIR = Path(get_upload_folder())  # Gradio's upload folder and file cache
 SESSIONS_ROOT = CACHE_DIR / "influgan-sessions"
 
-MAX_PHOTOS = 30
-REFERENCE_SIZE = 1024  # references are kept at this size (the fine-tune looks at 128 px thumbnails)
-PREVIEW_SIZE = 1024  # longer side of the interactive preview; full resolution only for download
 DEFAULT_STEPS = int(os.environ.get("INFLUGAN_STEPS", "200"))
 PREVIEW_EVERY = 10  # steps between live previews during the fine-tune
 GRAIN_MAX = GRAIN_SLIDER_MAX  # the grain slider's 100 %: strong but plausible film
@@ -137,7 +131,7 @@ def _number(value, what: str, low: float, high: float) -> float:
 @lru_cache(maxsize=1)
 def sessions() -> SessionStore:
     """This process's sessions, in its own folder (folders of dead processes are removed on first use)."""
-    return SessionStore(process_root(SESSIONS_ROOT), idle=SESSION_IDLE)
+    return SessionStore(process_root(SESSIONS_ROOT), idle=SESSION_IDLE, memory=MEMORY)
 
 
 def sessions_root() -> Path:
@@ -229,19 +223,6 @@ def _slider_values(look: influgan.Look) -> tuple[float, float]:
     return min(100.0, round(100.0 * look.finish.grain_amount / GRAIN_MAX, 1)), round(100.0 * look.finish.vignette_amount, 1)
 
 
-def _look_files(session: Session, look: influgan.Look, strength: float = 100.0) -> list[str]:
-    """The look as a .look file, and its colour at ``strength`` % as a .cube LUT and a Hald CLUT (level 8), in a
-    fresh folder of the session; only the newest downloads are kept."""
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", look.name).strip("_")[:60] or "look"
-    folder = session.new_folder("look")
-    paths = [folder / f"{stem}.look", folder / f"{stem}.cube", folder / f"{stem}_hald.png"]
-    look.save(paths[0])
-    look.to_cube(paths[1], strength=strength / 100.0)
-    look.to_hald(paths[2], strength=strength / 100.0)
-    session.keep_recent("look-files", folder, keep=2)
-    return [str(path) for path in paths]
-
-
 # --- references --------------------------------------------------------------------------------------------
 def _references_view(session: Session, problems: list[str] = ()) -> dict:
     """Gallery, notes and fingerprint of the feed as it stands."""
@@ -269,51 +250,17 @@ def _references_view(session: Session, problems: list[str] = ()) -> dict:
     }
 
 
-def _add_references(session: Session, paths: list[str], example: bool = False) -> list[str]:
-    """Read photos into the feed (kept as 1024 px JPEGs); returns a line per skipped file."""
-    if not example and any(ref.example for ref in session.refs):  # the visitor's own feed replaces the example's
-        _drop_references(session, [ref for ref in session.refs if ref.example])
-    room = MAX_REFERENCES - len(session.refs)
-    problems, kept = [], 0
-    for path in paths:
-        if kept >= room:
-            break
-        with MEMORY.reserve(decode_cost(path, REFERENCE_SIZE, copies=1.2)):
-            loaded = load_training_images([path], REFERENCE_SIZE)
-        if loaded.problems:
-            problems.extend(loaded.problems)
-            continue
-        image = loaded.images[0]
-        session.check_room(3 * image.width * image.height // 10, Path(path).name)  # a q95 JPEG: ~0.3 bytes a pixel
-        stored = session.new_path(Path(path).name, ".jpg")
-        influgan.save_image(image, stored)
-        session.refs.append(Reference(stored, Path(path).name, example=example))
-        kept += 1
-    if len(paths) > kept + len(problems):
-        over = len(paths) - kept - len(problems)
-        problems.append(
-            f"{over} more photo{'s' if over != 1 else ''}: a feed holds at most {MAX_REFERENCES} photos, "
-            f"so the first {MAX_REFERENCES} usable ones were kept"
-        )
-    return problems
-
-
-def _drop_references(session: Session, refs: list[Reference]) -> None:
-    session.refs = [ref for ref in session.refs if ref not in refs]
-    session.discard(*(ref.path for ref in refs))
-
-
 @handler
 def add_references(files: list[str] | None, state: Session | None):
     """Add uploaded photos to the feed; unusable files are listed with the reason and skipped; beyond
-    MAX_REFERENCES the first usable ones are kept and the rest counted."""
+    50 the first usable ones are kept and the rest counted."""
     session = _session(state)
     with session.hold():
         had_example = any(photo.example for photo in session.photos)
-        problems = _add_references(session, list(files or []))
+        problems = session.add_references(list(files or []))
         updates = {**_references_view(session, problems), reference_files: None, session_state: session}
         if had_example:  # the visitor's own feed: the example photo goes too
-            _drop_photos(session, [photo for photo in session.photos if photo.example])
+            session.drop_photos([photo for photo in session.photos if photo.example])
             updates.update({**_photos_view(session), comparison: None})
     if files and not session.refs:
         raise gr.Error(toast("None of these files could be used as reference photos: " + "; ".join(problems)))
@@ -327,35 +274,15 @@ def clear_references(state: Session | None):
     """Start a new feed (the looks made so far are kept)."""
     session = _session(state)
     with session.hold():
-        _drop_references(session, list(session.refs))
+        session.drop_references()
         return {**_references_view(session), session_state: session}
 
 
 # --- personalize (fine-tune) -------------------------------------------------------------------------------
 def _sample_photo(session: Session) -> Image.Image:
     """The photo the live preview shows: the visitor's current photo, else an example."""
-    if session.photos:
-        return thumbnail(Image.open(session.photos[min(session.current, len(session.photos) - 1)].preview), 512)
-    return thumbnail(influgan.load_image(SAMPLE_PHOTO), 512)
-
-
-def _content_photos(session: Session) -> list[Image.Image] | None:
-    """The visitor's own photos that can teach the mapping (None: use the default content).
-
-    Example photos don't (the example feed pairs with the default content); nor do tiny or strip-thin ones, which
-    can still be stylized.
-    """
-    images = []
-    for photo in session.photos:
-        if photo.example:
-            continue
-        image = Image.open(photo.preview)
-        try:
-            check_training_size(image.size, photo.name)
-        except influgan.ImageError:
-            continue
-        images.append(image.convert("RGB"))
-    return images or None
+    photo = session.current_photo()
+    return thumbnail(Image.open(photo.preview) if photo else influgan.load_image(SAMPLE_PHOTO), 512)
 
 
 def _progress_html(text: str, done: float | None = None) -> str:
@@ -373,14 +300,15 @@ def _distance_frame(history: list[tuple[int, float]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "distance"]).astype({"step": int, "distance": float})  # numbers, not categories
 
 
-def _save_preview(session: Session, image: Image.Image, kind: str) -> str:
-    path = session.new_path(kind, ".jpg")
-    image.convert("RGB").save(path, quality=90)
-    return str(session.keep_recent(kind, path))
+def _render(session: Session, image: Image.Image, kind: str) -> str:
+    return str(session.save_render(image, kind))
 
 
 @_gpu
 def _finetune_steps(references, content, settings, start, name):
+    import torch  # only learning a look needs it; the rest of the app runs without
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))  # a Space has 2 vCPUs; leave room for the web server
     yield from influgan.finetune_steps(references, content, settings, start=start, name=name)
 
 
@@ -396,7 +324,7 @@ def train_look(name: str, steps: float, seed: float, state: Session | None):
         raise gr.Error(f"Add at least {MIN_REFERENCES} reference photos on the References tab first (you have {len(refs)}).")
     with session.hold(), MEMORY.reserve(FINETUNE_MEMORY):
         references = [Image.open(ref.path).convert("RGB") for ref in refs]
-        content = _content_photos(session)
+        content = session.content_photos()
         look_name = _unique_look_name(session, name)
         sample = _sample_photo(session)
         settings = influgan.FinetuneSettings(steps=steps, seed=seed)
@@ -404,7 +332,7 @@ def train_look(name: str, steps: float, seed: float, state: Session | None):
         instant = influgan.instant_look(references, name=look_name)  # the learned prior: a first look in < 1 s
         if instant is not None:
             yield {train_status: _progress_html("Instant look from the prior; refining it on your feed…", 0.0),
-                   train_preview: _save_preview(session, instant.apply(sample), "training")}
+                   train_preview: _render(session, instant.apply(sample), "training")}
         history: list[tuple[int, float]] = []
         for report in _finetune_steps(references, content, settings, instant, look_name):
             history.append((report.step, report.losses["feed_distance"]))
@@ -412,7 +340,7 @@ def train_look(name: str, steps: float, seed: float, state: Session | None):
                 break
             update = {train_status: _progress_html(f"Step {report.step} of {report.steps} · {report.elapsed:.1f} s", report.step / report.steps)}
             if report.step % PREVIEW_EVERY == 0:
-                update.update({train_preview: _save_preview(session, report.look().apply(sample), "training"), loss_plot: _distance_frame(history)})
+                update.update({train_preview: _render(session, report.look().apply(sample), "training"), loss_plot: _distance_frame(history)})
             yield update  # every step: the bar moves, and a cancel or a closed tab takes effect within a step
         look = report.result
         session.looks[look.name] = look
@@ -420,9 +348,9 @@ def train_look(name: str, steps: float, seed: float, state: Session | None):
         done = f"<b>{toast(look.name)}</b> learned from {len(refs)} photos in {seconds:.1f} s. It is now selected on the Stylize tab."
         yield {
             train_status: _progress_html(done),
-            train_preview: _save_preview(session, look.apply(sample), "training"),
+            train_preview: _render(session, look.apply(sample), "training"),
             loss_plot: _distance_frame(history),
-            look_downloads: _look_files(session, look),
+            look_downloads: [str(path) for path in session.look_files(look)],
             look_choice: gr.update(choices=_look_choices(session), value=look.name),
             session_state: session,
         }
@@ -437,57 +365,20 @@ def cancel_training() -> str:
 def _preview_view(session: Session, look_name: str | None, strength: float, grain: float, vignette: float) -> dict:
     """The before/after pair of the current photo at preview size."""
     strength = _number(strength, "Strength", 0, 150)
-    if not session.photos:
+    photo = session.current_photo()
+    if photo is None:
         return {comparison: None}
-    photo = session.photos[min(session.current, len(session.photos) - 1)]
     if not look_name:
         return {comparison: (str(photo.preview), str(photo.preview))}
     look = _get_look(session, look_name)
     finish = _finish_for(look, grain, vignette)
     with Image.open(photo.preview) as before:
         after = look.apply(before, strength=strength / 100.0, finish=finish)
-    return {comparison: (str(photo.preview), _save_preview(session, after, "preview"))}
+    return {comparison: (str(photo.preview), _render(session, after, "preview"))}
 
 
 def _photos_view(session: Session) -> dict:
     return {photo_gallery: [(str(photo.thumb), photo.name) for photo in session.photos]}
-
-
-def _add_photos(session: Session, paths: list[str], example: bool = False) -> list[str]:
-    """Keep each photo's original (for full-size results), a preview and a thumbnail; returns a line per
-    skipped file. The visitor's own photos replace the example's."""
-    if not example:
-        _drop_photos(session, [photo for photo in session.photos if photo.example])
-    problems, first_new = [], None
-    for path in paths:
-        name = Path(path).name
-        if len(session.photos) >= MAX_PHOTOS:
-            problems.append(f"{name}: at most {MAX_PHOTOS} photos at a time")
-            continue
-        try:
-            session.check_room(Path(path).stat().st_size, name)
-            with MEMORY.reserve(decode_cost(path, PREVIEW_SIZE, copies=1.2)):
-                image = influgan.load_image(path, draft_size=PREVIEW_SIZE)  # decodes it all: damage is caught here
-                preview = thumbnail(image, PREVIEW_SIZE)
-                del image
-        except (influgan.ImageError, SessionFull) as error:
-            problems.append(str(error))
-            continue
-        photo = Photo(name, session.new_path(name), session.new_path(name, "_preview.png"), session.new_path(name, "_thumb.jpg"), example)
-        photo.original.write_bytes(Path(path).read_bytes())
-        preview.save(photo.preview, compress_level=1)
-        thumbnail(preview, 256).save(photo.thumb, quality=85)
-        session.photos.append(photo)
-        first_new = len(session.photos) - 1 if first_new is None else first_new
-    if first_new is not None:
-        session.current = first_new
-    return problems
-
-
-def _drop_photos(session: Session, photos: list[Photo]) -> None:
-    session.photos = [photo for photo in session.photos if photo not in photos]
-    session.current = min(session.current, max(0, len(session.photos) - 1))
-    session.discard(*(path for photo in photos for path in (photo.original, photo.preview, photo.thumb)))
 
 
 @handler
@@ -495,7 +386,7 @@ def add_photos(files: list[str] | None, look_name: str, strength: float, grain: 
     """Add the visitor's own photos; bad files are reported and skipped. Shows the first new one."""
     session = _session(state)
     with session.hold():
-        problems = _add_photos(session, list(files or []))
+        problems = session.add_photos(list(files or []))
         updates = {**_photos_view(session), **_preview_view(session, look_name, strength, grain, vignette), photo_files: None, session_state: session}
     if files and not session.photos:
         raise gr.Error(toast("None of these files is a photo InfluGAN can read: " + "; ".join(problems)))
@@ -519,7 +410,7 @@ def clear_photos(state: Session | None):
     """Forget this visitor's photos."""
     session = _session(state)
     with session.hold():
-        _drop_photos(session, list(session.photos))
+        session.drop_photos()
         return {**_photos_view(session), comparison: None, export_file: gr.update(value=None, visible=False), session_state: session}
 
 
@@ -565,46 +456,19 @@ def render_preview(look_name: str, strength: float, grain: float, vignette: floa
 
 @handler
 def export_photos(look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
-    """Stylize every photo at full resolution: one file, or a zip for many. Streams "photo i of n"."""
+    """Stylize every photo at full resolution: one file, or a zip for many."""
     session = _session(state)
     strength = _number(strength, "Strength", 0, 150)
     with session.hold():
         if not session.photos:
             raise gr.Error("Upload a photo first.")
         look = _get_look(session, look_name)
-        finish = _finish_for(look, grain, vignette)
-        photos = list(session.photos)
-        session.check_room(sum(photo.original.stat().st_size for photo in photos), "Saving full-size photos")
-        folder = session.new_folder("export")
-        by_source = {photo.original: photo.name for photo in photos}
-
-        def name_for(source: Path) -> tuple[str, str]:  # the photo's own name, not the session file's
-            return share_name(look.name)(Path(by_source[source]))
-
-        def reserve(source: Path):
-            return MEMORY.reserve(decode_cost(source, copies=1.3))  # decoded pixels + strips in flight (stylized in place)
-
-        written, problems = [], []
-        for done in iter_stylize(look, [p.original for p in photos], folder, strength / 100.0, finish, name_for, reserve=reserve):
-            if done.error:
-                problems.append(done.error.replace(done.source.name, by_source[done.source]))
-            else:
-                written.append(done.target)
-        if not written:
-            session.discard(folder)
-            raise gr.Error(toast("None of your photos could be saved: " + "; ".join(problems)))
-        if problems:
-            gr.Warning(toast("Skipped " + "; ".join(problems) + ". The others were saved."))
-        if len(written) == 1:
-            result = written[0]
-        else:
-            result = folder / "influgan_photos.zip"
-            with zipfile.ZipFile(result, "w", compression=zipfile.ZIP_STORED) as zipped:  # photos are compressed already
-                for path in written:
-                    zipped.write(path, path.name)
-                    path.unlink()  # the zip holds it now: half the disk
-        session.keep_recent("export", folder, keep=1)
-        return {export_file: gr.update(value=str(result), visible=True), session_state: session}
+        result, problems = session.save_full_size(look, strength / 100.0, _finish_for(look, grain, vignette))
+    if result is None:
+        raise gr.Error(toast("None of your photos could be saved: " + "; ".join(problems)))
+    if problems:
+        gr.Warning(toast("Skipped " + "; ".join(problems) + ". The others were saved."))
+    return {export_file: gr.update(value=str(result), visible=True), session_state: session}
 
 
 @handler
@@ -613,8 +477,8 @@ def download_look(look_name: str, strength: float, state: Session | None):
     session = _session(state)
     strength = _number(strength, "Strength", 0, 150)
     with session.hold():
-        files = _look_files(session, _get_look(session, look_name), strength)
-        return {stylize_look_files: gr.update(value=files, visible=True), session_state: session}
+        files = session.look_files(_get_look(session, look_name), strength / 100.0)
+        return {stylize_look_files: gr.update(value=[str(path) for path in files], visible=True), session_state: session}
 
 
 # --- the example -------------------------------------------------------------------------------------------
@@ -623,10 +487,10 @@ def load_example(state: Session | None):
     """One click: the example feed as references and an example photo to stylize (learning follows)."""
     session = _session(state)
     with session.hold():
-        _drop_references(session, list(session.refs))
-        _drop_photos(session, list(session.photos))
-        _add_references(session, sorted(str(p) for p in EXAMPLE_FEED.glob("*.jpg")), example=True)
-        _add_photos(session, [str(EXAMPLE_PHOTO)], example=True)
+        session.drop_references()
+        session.drop_photos()
+        session.add_references(sorted(str(p) for p in EXAMPLE_FEED.glob("*.jpg")), example=True)
+        session.add_photos([str(EXAMPLE_PHOTO)], example=True)
         return {
             **_references_view(session),
             **_photos_view(session),
