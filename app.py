@@ -58,6 +58,7 @@ SESSIONS_ROOT = CACHE_DIR / "influgan-sessions"
 
 DEFAULT_STEPS = int(os.environ.get("INFLUGAN_STEPS", "200"))
 PREVIEW_EVERY = 10  # steps between live previews during the fine-tune
+PROGRESS_EVERY = 0.5  # seconds between progress updates at most (each costs a round of Gradio's queue)
 GRAIN_MAX = GRAIN_SLIDER_MAX  # the grain slider's 100 %: strong but plausible film
 MEMORY = MemoryBudget(int(float(os.environ.get("INFLUGAN_MEMORY_MB", "768")) * 2**20))  # all image work of the process
 FINETUNE_MEMORY = 256 * 2**20  # what a fine-tune holds beyond the references (thumbnails, networks, optimiser)
@@ -334,14 +335,20 @@ def train_look(name: str, steps: float, seed: float, state: Session | None):
             yield {train_status: _progress_html("Instant look from the prior; refining it on your feed…", 0.0),
                    train_preview: _render(session, instant.apply(sample), "training")}
         history: list[tuple[int, float]] = []
+        shown = time.monotonic()
         for report in _finetune_steps(references, content, settings, instant, look_name):
             history.append((report.step, report.losses["feed_distance"]))
             if report.result is not None:
                 break
+            preview = report.step % PREVIEW_EVERY == 0
+            if not preview and time.monotonic() - shown < PROGRESS_EVERY:
+                continue
+            # the bar moves at least every PROGRESS_EVERY seconds, and a cancel or a closed tab takes effect there
             update = {train_status: _progress_html(f"Step {report.step} of {report.steps} · {report.elapsed:.1f} s", report.step / report.steps)}
-            if report.step % PREVIEW_EVERY == 0:
+            if preview:
                 update.update({train_preview: _render(session, report.look().apply(sample), "training"), loss_plot: _distance_frame(history)})
-            yield update  # every step: the bar moves, and a cancel or a closed tab takes effect within a step
+            shown = time.monotonic()
+            yield update
         look = report.result
         session.looks[look.name] = look
         seconds = look.metadata.get("seconds", 0.0)
