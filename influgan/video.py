@@ -52,7 +52,7 @@ RENDER_BYTES_FIXED = 16 * 2**20
 # FFmpeg's colour-matrix tags (AVColorSpace) → the matrix swscale converts with; others use swscale's default.
 _MATRICES = {1: "itu709", 4: "fcc", 5: "itu601", 6: "itu601", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
 _TV_RANGE = 1  # AVColorRange: limited ("MPEG") range
-_TO_RGB = Interpolation.BILINEAR | Interpolation.ACCURATE_RND  # swscale flags, each way (see _to_rgb)
+_TO_RGB = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT  # swscale flags (see _to_rgb)
 _TO_YUV = Interpolation.BILINEAR | Interpolation.FULL_CHR_H_INP  # as exact as ACCURATE_RND here, and faster
 
 

@@ -84,7 +84,7 @@ def make_clip(
     return first
 
 
-EXACT = Interpolation.BILINEAR | Interpolation.ACCURATE_RND  # swscale's fast path to RGB is ~1 level dark
+EXACT = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT  # the fast path is ~1 level dark
 
 
 def frames_of(path: Path) -> list[np.ndarray]:
