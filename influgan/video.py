@@ -11,8 +11,8 @@ tags, and the audio stream copied packet for packet (re-encoded to AAC only when
 MP4). A look is a fixed table, so it cannot flicker; grain, if the look has it, is seeded by the frame index:
 it moves from frame to frame like film, and a re-render is identical.
 
-Decoding (one thread), the look (a pool of workers, one frame each) and encoding (x264's own threads) overlap;
-a bounded queue keeps a few frames in flight. The result is written beside ``dst`` under a temporary name and
+Decoding (one thread), the look (``Look.apply``, as for photos, in a pool of workers, one frame each) and encoding
+(x264's own threads) overlap; a bounded queue keeps a few frames in flight. The result is written beside ``dst`` under a temporary name and
 renamed at the end, so an error or a cancel leaves nothing half-written.
 """
 from __future__ import annotations
@@ -31,10 +31,10 @@ import numpy as np
 from av.video.reformatter import Interpolation
 from PIL import Image
 
-from .finishing import Finish, finish_image
+from .finishing import Finish
 from .images import IMAGE_SUFFIXES, ImageError
 from .look import Look
-from .lut import MAX_STRENGTH, pillow_lut
+from .lut import MAX_STRENGTH
 from .outputs import check_output_file, write_atomically
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv")
@@ -311,24 +311,6 @@ def _upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
 
 
 # --- stylizing ----------------------------------------------------------------------------------------------
-class _FrameStyler:
-    """The look at a fixed strength, prepared once for every frame: its LUT as a Pillow filter, and the finish.
-
-    Per frame this is ``Look.apply`` (``Look.colour_lut`` through ``influgan.lut``'s Pillow filter, then
-    ``finish_image``) without rebuilding the filter for every frame; the grain is seeded by the frame index.
-    """
-
-    def __init__(self, look: Look, strength: float, finish: Finish | None) -> None:
-        if not 0.0 <= strength <= MAX_STRENGTH:
-            raise ValueError(f"strength must be within 0..{MAX_STRENGTH}, got {strength}")
-        self.lut_filter = pillow_lut(look.colour_lut(strength)) if strength != 0.0 else None
-        self.finish = (finish or look.finish).scaled(strength)
-
-    def __call__(self, image: Image.Image, index: int) -> Image.Image:
-        out = image.filter(self.lut_filter) if self.lut_filter is not None else image
-        return finish_image(out, self.finish, seed=index, threads=1)  # frames are already styled in parallel
-
-
 def _workers() -> int:
     try:
         cores = len(os.sched_getaffinity(0))
@@ -356,17 +338,22 @@ def stylize_video(
     ``dst`` is only ever replaced by a complete file.
     """
     src, dst = Path(src), Path(dst)
-    styler = _FrameStyler(look, strength, finish)
+    if not 0.0 <= strength <= MAX_STRENGTH:  # NaN fails too
+        raise ValueError(f"strength must be within 0..{MAX_STRENGTH}, got {strength}")
     scan = _scan(src, max_seconds)
     check_output_file(dst, [src], what=src.name)
-    write_atomically(dst, lambda temporary: _render(src, temporary, scan, styler, progress, cancel))
+
+    def style(image: Image.Image, index: int) -> Image.Image:  # Look.apply on a frame of our own: where it is
+        return look.apply(image, strength, finish, seed=index, in_place=True)  # grain seeded by the frame index
+
+    write_atomically(dst, lambda temporary: _render(src, temporary, scan, style, progress, cancel))
     return scan.info
 
 
 _END = object()
 
 
-def _render(src: Path, dst: Path, scan: _Scan, styler: _FrameStyler, progress, cancel: threading.Event | None) -> None:
+def _render(src: Path, dst: Path, scan: _Scan, style, progress, cancel: threading.Event | None) -> None:
     """Decode (a thread) → style (a pool) → encode and mux (this thread), a few frames in flight."""
     name, info = src.name, scan.info
     width, height = info.output_size
@@ -374,7 +361,7 @@ def _render(src: Path, dst: Path, scan: _Scan, styler: _FrameStyler, progress, c
 
     def render(frame: av.VideoFrame, pts: int, index: int) -> av.VideoFrame:  # in a pool thread
         rgb = _upright(_to_rgb(frame, *scan.coded), info.rotation)[:height, :width]  # (H, W, 3) as shown, even sides
-        styled = styler(Image.fromarray(rgb), index)
+        styled = style(Image.fromarray(rgb), index)
         out = av.VideoFrame.from_ndarray(np.asarray(styled), format="rgb24")
         out = out.reformat(
             format="yuv420p", src_color_range="JPEG", dst_colorspace=matrix, dst_color_range="MPEG", interpolation=_TO_YUV, threads=1
