@@ -20,6 +20,7 @@ import html
 import inspect
 import logging
 import math
+import queue
 import re
 import threading
 import time
@@ -38,7 +39,8 @@ from influgan.finishing import GRAIN_SLIDER_MAX
 from influgan.images import MIN_REFERENCES, thumbnail
 from influgan.look import LOOK_FILE_SUFFIXES
 from influgan.outputs import OutputError
-from influgan.session import Session, SessionClosed, SessionFull, SessionStore, process_root, sweep_files
+from influgan.session import MAX_CLIP_SECONDS, Session, SessionClosed, SessionFull, SessionStore, process_root, sweep_files
+from influgan.video import VideoCancelled, VideoError
 
 try:  # ZeroGPU Spaces: run the fine-tune under @spaces.GPU; everywhere else plain CPU
     import spaces
@@ -65,7 +67,7 @@ FINETUNE_MEMORY = 256 * 2**20  # what a fine-tune holds beyond the references (t
 SESSION_IDLE = float(os.environ.get("INFLUGAN_SESSION_IDLE", "900"))  # a session unused this long (no open page pinging it) ends
 UPLOAD_TTL = float(os.environ.get("INFLUGAN_UPLOAD_TTL", "600"))  # seconds an upload stays in Gradio's folder (read within seconds)
 PING = max(1.0, SESSION_IDLE / 6)  # an open page tells the server it is still there this often
-USER_ERRORS = (influgan.ImageError, influgan.LookError, influgan.CubeError, SessionFull, OutputError, BudgetTimeout, ValueError)
+USER_ERRORS = (influgan.ImageError, influgan.LookError, influgan.CubeError, VideoError, SessionFull, OutputError, BudgetTimeout, ValueError)
 log = logging.getLogger("influgan.app")
 
 
@@ -385,7 +387,11 @@ def _preview_view(session: Session, look_name: str | None, strength: float, grai
 
 
 def _photos_view(session: Session) -> dict:
-    return {photo_gallery: [(str(photo.thumb), photo.name) for photo in session.photos]}
+    has_clip = any(photo.clip for photo in session.photos)
+    return {
+        photo_gallery: [(str(photo.thumb), f"▶ {photo.name}" if photo.clip else photo.name) for photo in session.photos],
+        clip_controls: gr.update(visible=has_clip),
+    }
 
 
 @handler
@@ -467,8 +473,8 @@ def export_photos(look_name: str, strength: float, grain: float, vignette: float
     session = _session(state)
     strength = _number(strength, "Strength", 0, 150)
     with session.hold():
-        if not session.photos:
-            raise gr.Error("Upload a photo first.")
+        if not any(not photo.clip for photo in session.photos):
+            raise gr.Error("Upload a photo first (a clip is rendered with Render video).")
         look = _get_look(session, look_name)
         result, problems = session.save_full_size(look, strength / 100.0, _finish_for(look, grain, vignette))
     if result is None:
@@ -476,6 +482,56 @@ def export_photos(look_name: str, strength: float, grain: float, vignette: float
     if problems:
         gr.Warning(toast("Skipped " + "; ".join(problems) + ". The others were saved."))
     return {export_file: gr.update(value=str(result), visible=True), session_state: session}
+
+
+@handler
+def render_video(look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
+    """Put the look on the clip shown (else the newest clip): progress while frames are encoded, then a player
+    and a download. Cancel (``cancels=``) stops it; nothing half-written is left."""
+    session = _session(state)
+    strength = _number(strength, "Strength", 0, 150)
+    with session.hold():
+        current = session.current_photo()
+        clips = [photo for photo in session.photos if photo.clip]
+        if not clips:
+            raise gr.Error(f"Upload a clip first (MP4, MOV, WebM or MKV, up to {MAX_CLIP_SECONDS / 60:.0f} minutes).")
+        clip = current if current is not None and current.clip else clips[-1]
+        look = _get_look(session, look_name)
+        finish = _finish_for(look, grain, vignette)
+        frames: queue.Queue = queue.Queue()  # (done, total) from the render thread; None when it ends
+        cancel, outcome = threading.Event(), {}
+
+        def work() -> None:
+            try:
+                outcome["path"] = session.render_clip(clip, look, strength / 100.0, finish, lambda done, total: frames.put((done, total)), cancel)
+            except BaseException as error:  # handed to this generator below
+                outcome["error"] = error
+            finally:
+                frames.put(None)
+
+        worker = threading.Thread(target=work, name="influgan-render", daemon=True)
+        worker.start()
+        try:
+            yield {video_status: _progress_html(f"Rendering {toast(clip.name)}…", 0.0)}
+            shown = time.monotonic()
+            while (item := frames.get()) is not None:
+                if time.monotonic() - shown >= PROGRESS_EVERY:
+                    shown = time.monotonic()
+                    yield {video_status: _progress_html(f"Frame {item[0]} of {item[1]}", item[0] / max(1, item[1]))}
+        finally:  # done, or Gradio closed this generator (Cancel, a closed tab): the render stops at its next frame
+            cancel.set()
+            worker.join()
+    if isinstance(outcome.get("error"), VideoCancelled):
+        return
+    if "error" in outcome:
+        raise outcome["error"]
+    yield {video_status: _progress_html(f"<b>{toast(clip.name)}</b> with the look “{toast(look.name)}”."), video_output: str(outcome["path"]),
+           session_state: session}
+
+
+def cancel_render() -> str:
+    """The Cancel button under a clip: Gradio stops the render through ``cancels=``."""
+    return _progress_html("Cancelled; nothing was kept.")
 
 
 @handler
@@ -582,7 +638,8 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
         with gr.Tab("3 · Stylize", id="stylize"):
             with gr.Row():
                 with gr.Column(scale=2, min_width=280):
-                    photo_files = gr.File(label="Your photos", file_count="multiple", file_types=["image", ".heic", ".heif"], height=120, elem_id="photo-files")
+                    photo_files = gr.File(label="Your photos and clips", file_count="multiple", file_types=["image", ".heic", ".heif", "video"],
+                                          height=120, elem_id="photo-files")
                     photo_gallery = gr.Gallery(label="Click a photo to preview it", columns=5, height=140, object_fit="cover", allow_preview=False, elem_id="photo-gallery")
                     look_choice = gr.Dropdown(label="Look", choices=list(builtin_looks()), value=next(iter(builtin_looks()), None), elem_id="look-choice")
                     look_file = gr.UploadButton("Upload a look (.look, .cube or Hald .png)", file_types=list(LOOK_FILE_SUFFIXES), size="sm", elem_id="look-file")
@@ -596,12 +653,19 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
                 with gr.Column(scale=3, min_width=280):
                     comparison = gr.ImageSlider(label="Before / after", type="filepath", height=560, interactive=False, elem_id="comparison")
                     export_file = gr.File(label="Your stylized photos", interactive=False, visible=False, elem_id="export-file")
+                    with gr.Column(visible=False, elem_id="clip-controls") as clip_controls:
+                        with gr.Row():
+                            render_button = gr.Button("Render video", variant="primary", elem_id="render-button", min_width=120)
+                            cancel_render_button = gr.Button("Cancel", variant="stop", elem_id="cancel-render-button", min_width=80)
+                        video_status = gr.HTML(_progress_html(f"The clip shown (else your newest) gets the look, with its sound. Up to {MAX_CLIP_SECONDS / 60:.0f} minutes."),
+                                               elem_id="video-status")
+                        video_output = gr.Video(label="Your clip with the look", interactive=False, elem_id="video-output")
                     stylize_look_files = gr.File(label="This look at the current strength (.cube and Hald .png carry colour only: no grain or vignette)",
                                                  file_count="multiple", interactive=False, visible=False, elem_id="stylize-look-files")
                     clear_photos_button = gr.Button("Clear my photos", size="sm")
 
     # --- wiring ---
-    reference_outputs = [reference_gallery, reference_notes, palette_image, histogram_image, reference_files, photo_gallery, comparison, session_state]
+    reference_outputs = [reference_gallery, reference_notes, palette_image, histogram_image, reference_files, photo_gallery, comparison, clip_controls, session_state]
     reference_files.upload(add_references, [reference_files, session_state], reference_outputs, api_name="add_references", **QUIET)
     clear_references_button.click(clear_references, [session_state], [reference_gallery, reference_notes, palette_image, histogram_image, session_state],
                                   api_name="clear_references", **QUIET)
@@ -611,10 +675,10 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
                                   api_name="finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET)
 
     preview_inputs = [look_choice, strength, grain, vignette, session_state]
-    photo_files.upload(add_photos, [photo_files, *preview_inputs], [photo_gallery, comparison, photo_files, session_state], api_name="add_photos",
+    photo_files.upload(add_photos, [photo_files, *preview_inputs], [photo_gallery, comparison, photo_files, clip_controls, session_state], api_name="add_photos",
                        concurrency_id="render", concurrency_limit=2, **QUIET)
     photo_gallery.select(select_photo, preview_inputs, [comparison, session_state], api_name="select_photo", concurrency_id="render", **QUIET)
-    clear_photos_button.click(clear_photos, [session_state], [photo_gallery, comparison, export_file, session_state], api_name="clear_photos", **QUIET)
+    clear_photos_button.click(clear_photos, [session_state], [photo_gallery, clip_controls, comparison, export_file, session_state], api_name="clear_photos", **QUIET)
     look_choice.change(choose_look, [look_choice, strength, session_state], [grain, vignette, comparison, session_state], api_name="choose_look",
                        concurrency_id="render", **QUIET)
     look_file.upload(upload_look, [look_file, session_state], [look_choice, session_state], api_name="upload_look", **QUIET)
@@ -623,10 +687,13 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
                      concurrency_id="render", **QUIET)
     export_button.click(export_photos, preview_inputs, [export_file, session_state], api_name="download", concurrency_limit=1, concurrency_id="export",
                         show_progress_on=[export_file])
+    rendering = render_button.click(render_video, preview_inputs, [video_status, video_output, session_state], api_name="render_video",
+                                    concurrency_limit=1, concurrency_id="export", **QUIET)  # the queue of full-size work
+    cancel_render_button.click(cancel_render, None, [video_status], cancels=[rendering], queue=False, api_visibility="private")
     download_look_button.click(download_look, [look_choice, strength, session_state], [stylize_look_files, session_state], api_name="download_look", **QUIET)
 
     example_training = example_button.click(
-        load_example, [session_state], [*reference_outputs[:4], photo_gallery, comparison, look_name, train_status, session_state], api_name="load_example", **QUIET
+        load_example, [session_state], [*reference_outputs[:4], photo_gallery, comparison, clip_controls, look_name, train_status, session_state], api_name="load_example", **QUIET
     ).then(go_to_tab, gr.State("personalize"), [tabs], api_name="show_personalize").then(
         train_look, [look_name, steps, seed, session_state], training_outputs, api_name="example_finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET
     )

@@ -29,11 +29,14 @@ from .budget import MemoryBudget, decode_cost
 from .finishing import Finish
 from .images import MAX_REFERENCES, ImageError, check_training_size, load_image, load_training_images, save_image, thumbnail
 from .look import Look
+from .outputs import fit_name
 from .stylize import iter_stylize, share_name
+from .video import VideoError, first_frame, is_video, probe_video, render_cost, stylize_video
 
-DISK_BUDGET = 1024 * 2**20  # bytes a visitor's folder may hold: 30 phone photos and their previews and results
+DISK_BUDGET = 1536 * 2**20  # bytes a visitor's folder may hold: 30 phone photos or a few clips, previews and results
 KEEP_PREVIEWS = 4  # rendered previews kept per kind: the browser may still be fetching the one before the last
-MAX_PHOTOS = 30  # photos a visitor stylizes at a time
+MAX_PHOTOS = 30  # photos (and clips) a visitor stylizes at a time
+MAX_CLIP_SECONDS = 180.0  # the longest clip the app takes (the CLI has no limit)
 REFERENCE_SIZE = 1024  # references are kept at this size (the fine-tune looks at 128 px thumbnails)
 PREVIEW_SIZE = 1024  # longer side of a photo's interactive preview; full resolution only for saving
 
@@ -60,6 +63,7 @@ class Photo:
     preview: Path
     thumb: Path
     example: bool = False  # put there by "Try the example"; replaced by the visitor's own photos
+    clip: bool = False  # a video clip: ``original`` is the clip, ``preview`` and ``thumb`` its first frame
 
 
 @dataclass(eq=False)  # compared and hashed by identity: a store keeps them in a set
@@ -235,14 +239,19 @@ class Session:
             if len(self.photos) >= MAX_PHOTOS:
                 problems.append(f"{name}: at most {MAX_PHOTOS} photos at a time")
                 continue
+            clip = is_video(path)
             try:
                 self.check_room(Path(path).stat().st_size, name)
-                with self._reserve(path, PREVIEW_SIZE, copies=1.2):
-                    preview = thumbnail(load_image(path, draft_size=PREVIEW_SIZE), PREVIEW_SIZE)  # all decoded: damage shows here
-            except (ImageError, SessionFull) as error:
+                if clip:  # the whole clip is checked here (damage, frame rate, size, length), its first frame kept
+                    probe_video(path, MAX_CLIP_SECONDS)
+                    preview = first_frame(path, PREVIEW_SIZE)
+                else:
+                    with self._reserve(path, PREVIEW_SIZE, copies=1.2):
+                        preview = thumbnail(load_image(path, draft_size=PREVIEW_SIZE), PREVIEW_SIZE)  # all decoded: damage shows here
+            except (ImageError, VideoError, SessionFull) as error:
                 problems.append(str(error))
                 continue
-            photo = Photo(name, self.new_path(name), self.new_path(name, "_preview.png"), self.new_path(name, "_thumb.jpg"), example)
+            photo = Photo(name, self.new_path(name), self.new_path(name, "_preview.png"), self.new_path(name, "_thumb.jpg"), example, clip)
             shutil.copyfile(path, photo.original)
             preview.save(photo.preview, compress_level=1)
             thumbnail(preview, 256).save(photo.thumb, quality=85)
@@ -267,7 +276,7 @@ class Session:
         don't (the example feed pairs with the default content); nor do tiny or strip-thin ones."""
         images = []
         for photo in self.photos:
-            if photo.example:
+            if photo.example or photo.clip:
                 continue
             image = Image.open(photo.preview)
             try:
@@ -285,9 +294,9 @@ class Session:
         return self.keep_recent(kind, path)
 
     def save_full_size(self, look: Look, strength: float, finish: Finish) -> tuple[Path | None, list[str]]:
-        """Every photo stylized at full resolution: (one file, or a zip of them, or None when none could be
-        saved; a line per photo that failed). Only the newest result is kept."""
-        photos = list(self.photos)
+        """Every photo (not the clips) stylized at full resolution: (one file, or a zip of them, or None when none
+        could be saved; a line per photo that failed). Only the newest result is kept."""
+        photos = [photo for photo in self.photos if not photo.clip]
         self.check_room(sum(photo.original.stat().st_size for photo in photos), "Saving full-size photos")
         folder = self.new_folder("export")
         names = {photo.original: photo.name for photo in photos}  # the names the photos came with
@@ -314,6 +323,23 @@ class Session:
                     path.unlink()  # the zip holds it now: half the disk
         self.keep_recent("export", folder, keep=1)
         return result, problems
+
+    def render_clip(self, clip: Photo, look: Look, strength: float, finish: Finish, progress=None, cancel=None) -> Path:
+        """The clip with the look, as an H.264 MP4 (``video.stylize_video``: sound kept, nothing half-written);
+        progress(done, total) as frames are encoded; set ``cancel`` to stop. Only the newest clip result is kept."""
+        info = probe_video(clip.original, MAX_CLIP_SECONDS)
+        self.check_room(clip.original.stat().st_size * 2, clip.name)  # a CRF 18 re-encode: about the source's size
+        folder = self.new_folder("video")
+        target = folder / fit_name(*share_name(look.name)(Path(clip.name)))
+        target = target.with_suffix(".mp4")
+        try:
+            with self.memory.reserve(render_cost(info)) if self.memory else nullcontext():
+                stylize_video(look, clip.original, target, strength, finish, progress, cancel, MAX_CLIP_SECONDS)
+        except BaseException:
+            self.discard(folder)
+            raise
+        self.keep_recent("video", folder, keep=1)
+        return target
 
     def look_files(self, look: Look, strength: float = 1.0) -> list[Path]:
         """The look as a .look file, and its colour at ``strength`` as a .cube LUT and a Hald CLUT (level 8); only

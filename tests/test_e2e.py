@@ -296,3 +296,30 @@ def test_a_bad_upload_gives_one_message_and_keeps_the_panels(url, browser, tmp_p
     page.get_by_role("tab", name="3 · Stylize").click()
     assert page.locator("#look-choice input").input_value() == chosen
     page.context.close()
+
+
+# --- a clip on the Stylize tab ------------------------------------------------------------------------------------
+def test_a_clip_renders_plays_and_cancels(url, browser, tmp_path):
+    from test_video import make_clip
+
+    short, long = tmp_path / "short.mp4", tmp_path / "long.mp4"
+    make_clip(short, size=(160, 96), frames=24, fps=24)
+    make_clip(long, size=(640, 360), frames=600, fps=30, audio=None)  # 20 s: time to press Cancel
+    page = open_app(browser, url)
+    page.get_by_role("tab", name="3 · Stylize").click()
+    page.locator("#photo-files input[type=file]").set_input_files([str(short)])
+    page.locator("#render-button").wait_for()  # the clip's controls appear with a clip
+    page.locator("#comparison img").first.wait_for()
+    page.locator("#render-button").click()
+    page.wait_for_function("() => { const v = document.querySelector('#video-output video'); return v && v.readyState >= 2; }")
+    assert abs(page.evaluate("document.querySelector('#video-output video').duration") - 1.0) < 0.1
+
+    page.locator("#photo-files input[type=file]").set_input_files([str(long)])
+    page.wait_for_function("() => document.querySelectorAll('#photo-gallery img').length >= 2")
+    page.locator("#render-button").click()
+    page.locator("#video-status").get_by_text("Frame", exact=False).wait_for()
+    page.locator("#cancel-render-button").click()
+    page.locator("#video-status").get_by_text("Cancelled", exact=False).wait_for()
+    page.wait_for_timeout(2000)
+    assert "Cancelled" in page.locator("#video-status").inner_text()  # no late result overwrote it
+    page.context.close()
