@@ -37,11 +37,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, ImageFilter
+from safetensors import safe_open
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .cube import load_cube
-from PIL import Image, ImageFilter
-
 from .images import find_images, load_image, thumbnail
 from .losses import rgb_to_lab
 from .lut import apply_lut_colours, blend_lut, identity_lut, pillow_lut, resample_lut
@@ -142,6 +142,14 @@ def source_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + (" (uncommitted changes)" if dirty.strip() else "")
+
+
+def init_provenance(path: Path) -> dict:
+    """What a run that starts from the prior at ``path`` records of it: its digest, command and commit."""
+    with safe_open(str(path), framework="pt") as file:
+        metadata = file.metadata() or {}
+    return {"init_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            **{f"init_{key}": metadata[key] for key in ("command", "commit", "final_loss") if key in metadata}}
 
 
 def load_photos(paths: list[Path]) -> list[torch.Tensor]:
@@ -386,19 +394,21 @@ def train(
     feed_photos: list[Image.Image] | None = None,
     feed_share: float = 0.0,
     history: list | None = None,
+    init: LookPrior | None = None,
 ) -> LookPrior:
     """Train a LookPrior for ``steps`` steps of ``tasks_per_step`` tasks each (AdamW, cosine learning rate); each
     random look styles ``repeats`` of a step's tasks (drawing looks costs CPU time; photos are cheap); ``history``
     gets (step, mean loss) at each log line. With
     ``feed_photos`` (the photos as Pillow images, ``load_feed_photos``), a ``feed_share`` of the tasks show feeds
-    as posted from a social app (``PostedFeeds``; each step posts one of its looks)."""
+    as posted from a social app (``PostedFeeds``; each step posts one of its looks). ``init``: a prior to start
+    from (its own width and basis), e.g. one trained on procedural looks only."""
     looks = looks_of(LookStream(cubes, tasks_per_step, cube_share, vary, seed, repeats), workers)  # workers fork before CUDA starts
     torch.manual_seed(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
     bank = PhotoBank(photos, device)
     feeds = PostedFeeds(feed_photos) if feed_photos and feed_share > 0.0 else None
     feed_generator = torch.Generator().manual_seed(seed + 1)
-    prior = LookPrior(basis=basis, hidden=hidden).to(device)
+    prior = (init if init is not None else LookPrior(basis=basis, hidden=hidden)).train().to(device)
     optimizer = torch.optim.AdamW(prior.parameters(), lr=lr, weight_decay=1e-4)
     warmup = max(1, steps // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -473,6 +483,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vary", type=float, default=0.5, help="chance that a .cube look is varied (vary_look)")
     parser.add_argument("--cube-share", type=float, default=0.5, help="share of tasks whose look is a film look (the rest procedural)")
     parser.add_argument("--feed-share", type=float, default=0.25, help="share of tasks that show a feed as posted (PostedFeeds)")
+    parser.add_argument("--init", help="prior weights to start from (keeps their width and basis), e.g. a run on procedural looks only")
     parser.add_argument("--hidden", type=int, default=256, help="the prior's width")
     parser.add_argument("--basis", type=int, default=64, help="the prior's number of basis LUTs")
     parser.add_argument("--seed", type=int, default=0)
@@ -499,13 +510,14 @@ def main(argv: list[str] | None = None) -> None:
           f" ({', '.join(names[:8]) + (', ...' if len(names) > 8 else '') if names else 'procedural only'})", flush=True)
 
     out = Path(args.out or WEIGHTS_DIR / (PRIOR_FILE if args.model == "prior" else NATURALNESS_FILE))
-    manifest = data_manifest(find_looks(args.looks) + photo_paths)
+    manifest = data_manifest(find_looks(args.looks) + photo_paths + ([Path(args.init)] if args.init else []))
     started, history = time.perf_counter(), []
     if args.model == "prior":
         feed_photos = load_feed_photos(photo_paths) if args.feed_share > 0.0 else None
         model = train(photos, cubes, args.steps, args.seed, args.tasks, cube_share=args.cube_share, vary=args.vary, repeats=args.repeats,
                       lr=args.lr, hidden=args.hidden, basis=args.basis, device=args.device, workers=args.workers,
-                      feed_photos=feed_photos, feed_share=args.feed_share, history=history)
+                      feed_photos=feed_photos, feed_share=args.feed_share, history=history,
+                      init=LookPrior.load(args.init) if args.init else None)
     else:
         model = train_naturalness(photos, cubes, args.steps, args.seed)
     metadata = {
@@ -518,6 +530,7 @@ def main(argv: list[str] | None = None) -> None:
         "looks": ",".join(name for name, _ in looks),
         "minutes": f"{(time.perf_counter() - started) / 60:.1f}",
         **({"final_loss": f"{history[-1][1]:.3f}"} if history else {}),
+        **(init_provenance(Path(args.init)) if args.init else {}),
     }
     model.save(out, metadata)
     out.with_suffix(".data.sha256").write_text(manifest)
