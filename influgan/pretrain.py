@@ -511,7 +511,7 @@ def main(argv: list[str] | None = None) -> None:
 
     out = Path(args.out or WEIGHTS_DIR / (PRIOR_FILE if args.model == "prior" else NATURALNESS_FILE))
     manifest = data_manifest(find_looks(args.looks) + photo_paths + ([Path(args.init)] if args.init else []))
-    started, history = time.perf_counter(), []
+    commit, started, history = source_commit(), time.perf_counter(), []  # the commit of the code as it starts
     if args.model == "prior":
         feed_photos = load_feed_photos(photo_paths) if args.feed_share > 0.0 else None
         model = train(photos, cubes, args.steps, args.seed, args.tasks, cube_share=args.cube_share, vary=args.vary, repeats=args.repeats,
@@ -522,7 +522,7 @@ def main(argv: list[str] | None = None) -> None:
         model = train_naturalness(photos, cubes, args.steps, args.seed)
     metadata = {
         "command": "python -m influgan.pretrain " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "commit": source_commit(),
+        "commit": commit,
         "data_sha256": hashlib.sha256(manifest.encode()).hexdigest(),
         "steps": args.steps,
         "seed": args.seed,
