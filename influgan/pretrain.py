@@ -62,9 +62,9 @@ FEED_REFERENCES, FEEDS_KEPT = 16, 16  # photos a posted feed holds; the most rec
 # a name's last parts that mark a variant of one film stock: another exposure (_1 .. _9), an alternative or
 # high-contrast scan, a colder or warmer rendering, the generic profile, the peel-apart negative
 VARIANT_PARTS = {"alt", "hc", "cold", "cool", "warm", "generic", "negative", "early"}
-# looks that are the same as another family's under another name (measured on the 217 film looks: mean ΔE76 over
-# the LUT grid, ilford_hps_800 = ilford_hp5_plus_400 exactly; nightfromday is 4.7 from moonlight, which is 30 from
-# identity: the closest pair of colour looks of different stocks by far), and HP5 scanned as HP5 Plus
+# looks that are another family's under another name, found by comparing every pair of the 217 film looks
+# (docs/experiments.md): ilford_hps_800 is ilford_hp5_plus_400's LUT, nightfromday all but moonlight's; and HP5 Plus
+# is HP5
 FAMILY_ALIASES = {"ilford_hps_800": "ilford_hp5", "ilford_hp5_plus_400": "ilford_hp5", "nightfromday": "moonlight"}
 
 

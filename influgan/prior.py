@@ -32,8 +32,7 @@ PRIOR_FILE = "prior.safetensors"
 FEATURE_PIXELS = 2048  # pixels each reference is described by
 READ_SIZE = 192  # longer side a photo is read at: the size of the photos the prior trained on (pretrain.load_photos)
 # crops read per prediction, spread evenly over the references (at least READ_MIN_DRAWS each); the LUTs predicted from
-# each draw of the set are averaged. One draw's score on a feed varies by 0.03–0.21 ΔE (std) with its crops; over
-# four seeds the 384-crop mean moves by 0.06 (median of the feed benchmark's 24 feeds, at most 0.26)
+# each draw of the set are averaged, so the look hardly depends on which crops were drawn (docs/experiments.md)
 READ_CROPS = 384
 READ_MIN_DRAWS = 4
 RGB_BINS = 8  # joint RGB histogram: 8³ cells

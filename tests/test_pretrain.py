@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors import safe_open
 
 from conftest import synthetic_photo
 from influgan.cube import save_cube
@@ -22,6 +23,7 @@ from influgan.pretrain import (
     data_manifest,
     family_fold,
     find_looks,
+    main,
     load_looks,
     look_family,
     looks_of,
@@ -35,7 +37,7 @@ from influgan.pretrain import (
     turned,
     vary_look,
 )
-from influgan.prior import FEATURE_PIXELS, READ_SIZE, PhotoBank, reading_size
+from influgan.prior import FEATURE_PIXELS, READ_SIZE, LookPrior, PhotoBank, reading_size
 from influgan.procedural import white_balance
 
 LIBRARY = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "looks-train" / "film_looks.npz"
@@ -255,3 +257,24 @@ def test_synthetic_photos_make_a_bank():
     bank = PhotoBank(photos)
     assert len(bank) == 8 and bank.pixels.shape == (8, 48, 71, 3)
     assert torch.equal(bank.sizes[3], torch.tensor([48.0, 67.0]))
+
+
+def test_the_cli_records_command_commit_data_and_what_it_started_from(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for seed in range(9):
+        synthetic_photo(seed, (72, 48)).save(photos / f"p{seed}.png")
+    first, second = tmp_path / "base.safetensors", tmp_path / "prior.safetensors"
+    small = ["--photos", str(photos), "--steps", "2", "--tasks", "2", "--repeats", "1", "--hidden", "8", "--basis", "2", "--threads", "1"]
+    main(small + ["--out", str(first)])
+    main(small + ["--init", str(first), "--feed-share", "1", "--out", str(second)])
+    with safe_open(str(second), framework="pt") as file:
+        metadata = file.metadata()
+    assert metadata["command"].startswith("python -m influgan.pretrain --photos") and "--init" in metadata["command"]
+    assert re.fullmatch(r"[0-9a-f]{40}( \(uncommitted changes\))?|unknown", metadata["commit"])
+    assert metadata["init_sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
+    assert float(metadata["final_loss"]) > 0 and metadata["init_command"].endswith(str(first))
+    manifest = second.with_suffix(".data.sha256").read_text()
+    assert metadata["data_sha256"] == hashlib.sha256(manifest.encode()).hexdigest()
+    assert len(manifest.splitlines()) == 10 and f"{metadata['init_sha256']}  {first}" in manifest
+    assert LookPrior.load(second).config["hidden"] == 8
