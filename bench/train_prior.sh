@@ -15,7 +15,7 @@ if [ "${2:-}" = "--folds" ]; then folds=${3:?--folds needs N}; fi
 threads=${THREADS:-2}
 mkdir -p "$out"
 pretrain="python -m influgan.pretrain --photos ../shared/data/photos --threads $threads --device cpu"
-film="--looks ../shared/data/looks-train/film_looks.npz --init $out/base.safetensors --steps 1500 --seed 1"
+film="--looks ../shared/data/looks-train/film_looks.npz --init $out/base.safetensors --steps 2000 --seed 1"
 
 $pretrain --steps 3000 --seed 0 --out "$out/base.safetensors"
 $pretrain $film --out "$out/prior.safetensors"
