@@ -704,7 +704,7 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
 
 demo.queue(max_size=16, default_concurrency_limit=2)  # a bounded queue; fine-tune 1 at a time, previews 2
 # Gradio 6: theme and css go to launch(); show_error: a value Gradio itself refuses (a word for a slider, say) is named, not "Error"
-LAUNCH_OPTIONS = {"theme": THEME, "css": CSS, "max_file_size": "50mb", "show_error": True}
+LAUNCH_OPTIONS = {"theme": THEME, "css": CSS, "max_file_size": "256mb", "show_error": True}
 
 
 def launch(**options) -> None:
