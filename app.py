@@ -20,10 +20,10 @@ import html
 import inspect
 import logging
 import math
+import queue
 import re
 import threading
 import time
-import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,15 +33,14 @@ from gradio.utils import get_upload_folder
 from PIL import Image
 
 import influgan
-from influgan.budget import BudgetTimeout, MemoryBudget, decode_cost
+from influgan.budget import BudgetTimeout, MemoryBudget
 from influgan.fingerprint import render_fingerprint
 from influgan.finishing import GRAIN_SLIDER_MAX
-from influgan.finetune import MAX_REFERENCES, MIN_REFERENCES
-from influgan.images import check_training_size, load_training_images, thumbnail
+from influgan.images import MIN_REFERENCES, thumbnail
 from influgan.look import LOOK_FILE_SUFFIXES
 from influgan.outputs import OutputError
-from influgan.session import Photo, Reference, Session, SessionClosed, SessionFull, SessionStore, process_root, sweep_files
-from influgan.stylize import iter_stylize, share_name
+from influgan.session import MAX_CLIP_SECONDS, Session, SessionClosed, SessionFull, SessionStore, process_root, sweep_files
+from influgan.video import VideoCancelled, VideoError
 
 try:  # ZeroGPU Spaces: run the fine-tune under @spaces.GPU; everywhere else plain CPU
     import spaces
@@ -59,18 +58,16 @@ SAMPLE_PHOTO = ROOT / "examples" / "content" / "astronaut.jpg"  # training previ
 CACHE_DIR = Path(get_upload_folder())  # Gradio's upload folder and file cache
 SESSIONS_ROOT = CACHE_DIR / "influgan-sessions"
 
-MAX_PHOTOS = 30
-REFERENCE_SIZE = 1024  # references are kept at this size (the fine-tune looks at 128 px thumbnails)
-PREVIEW_SIZE = 1024  # longer side of the interactive preview; full resolution only for download
 DEFAULT_STEPS = int(os.environ.get("INFLUGAN_STEPS", "200"))
 PREVIEW_EVERY = 10  # steps between live previews during the fine-tune
+PROGRESS_EVERY = 0.5  # seconds between progress updates at most (each costs a round of Gradio's queue)
 GRAIN_MAX = GRAIN_SLIDER_MAX  # the grain slider's 100 %: strong but plausible film
 MEMORY = MemoryBudget(int(float(os.environ.get("INFLUGAN_MEMORY_MB", "768")) * 2**20))  # all image work of the process
 FINETUNE_MEMORY = 256 * 2**20  # what a fine-tune holds beyond the references (thumbnails, networks, optimiser)
 SESSION_IDLE = float(os.environ.get("INFLUGAN_SESSION_IDLE", "900"))  # a session unused this long (no open page pinging it) ends
 UPLOAD_TTL = float(os.environ.get("INFLUGAN_UPLOAD_TTL", "600"))  # seconds an upload stays in Gradio's folder (read within seconds)
 PING = max(1.0, SESSION_IDLE / 6)  # an open page tells the server it is still there this often
-USER_ERRORS = (influgan.ImageError, influgan.LookError, influgan.CubeError, SessionFull, OutputError, BudgetTimeout, ValueError)
+USER_ERRORS = (influgan.ImageError, influgan.LookError, influgan.CubeError, VideoError, SessionFull, OutputError, BudgetTimeout, ValueError)
 log = logging.getLogger("influgan.app")
 
 
@@ -137,7 +134,7 @@ def _number(value, what: str, low: float, high: float) -> float:
 @lru_cache(maxsize=1)
 def sessions() -> SessionStore:
     """This process's sessions, in its own folder (folders of dead processes are removed on first use)."""
-    return SessionStore(process_root(SESSIONS_ROOT), idle=SESSION_IDLE)
+    return SessionStore(process_root(SESSIONS_ROOT), idle=SESSION_IDLE, memory=MEMORY)
 
 
 def sessions_root() -> Path:
@@ -229,19 +226,6 @@ def _slider_values(look: influgan.Look) -> tuple[float, float]:
     return min(100.0, round(100.0 * look.finish.grain_amount / GRAIN_MAX, 1)), round(100.0 * look.finish.vignette_amount, 1)
 
 
-def _look_files(session: Session, look: influgan.Look, strength: float = 100.0) -> list[str]:
-    """The look as a .look file, and its colour at ``strength`` % as a .cube LUT and a Hald CLUT (level 8), in a
-    fresh folder of the session; only the newest downloads are kept."""
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", look.name).strip("_")[:60] or "look"
-    folder = session.new_folder("look")
-    paths = [folder / f"{stem}.look", folder / f"{stem}.cube", folder / f"{stem}_hald.png"]
-    look.save(paths[0])
-    look.to_cube(paths[1], strength=strength / 100.0)
-    look.to_hald(paths[2], strength=strength / 100.0)
-    session.keep_recent("look-files", folder, keep=2)
-    return [str(path) for path in paths]
-
-
 # --- references --------------------------------------------------------------------------------------------
 def _references_view(session: Session, problems: list[str] = ()) -> dict:
     """Gallery, notes and fingerprint of the feed as it stands."""
@@ -269,51 +253,17 @@ def _references_view(session: Session, problems: list[str] = ()) -> dict:
     }
 
 
-def _add_references(session: Session, paths: list[str], example: bool = False) -> list[str]:
-    """Read photos into the feed (kept as 1024 px JPEGs); returns a line per skipped file."""
-    if not example and any(ref.example for ref in session.refs):  # the visitor's own feed replaces the example's
-        _drop_references(session, [ref for ref in session.refs if ref.example])
-    room = MAX_REFERENCES - len(session.refs)
-    problems, kept = [], 0
-    for path in paths:
-        if kept >= room:
-            break
-        with MEMORY.reserve(decode_cost(path, REFERENCE_SIZE, copies=1.2)):
-            loaded = load_training_images([path], REFERENCE_SIZE)
-        if loaded.problems:
-            problems.extend(loaded.problems)
-            continue
-        image = loaded.images[0]
-        session.check_room(3 * image.width * image.height // 10, Path(path).name)  # a q95 JPEG: ~0.3 bytes a pixel
-        stored = session.new_path(Path(path).name, ".jpg")
-        influgan.save_image(image, stored)
-        session.refs.append(Reference(stored, Path(path).name, example=example))
-        kept += 1
-    if len(paths) > kept + len(problems):
-        over = len(paths) - kept - len(problems)
-        problems.append(
-            f"{over} more photo{'s' if over != 1 else ''}: a feed holds at most {MAX_REFERENCES} photos, "
-            f"so the first {MAX_REFERENCES} usable ones were kept"
-        )
-    return problems
-
-
-def _drop_references(session: Session, refs: list[Reference]) -> None:
-    session.refs = [ref for ref in session.refs if ref not in refs]
-    session.discard(*(ref.path for ref in refs))
-
-
 @handler
 def add_references(files: list[str] | None, state: Session | None):
     """Add uploaded photos to the feed; unusable files are listed with the reason and skipped; beyond
-    MAX_REFERENCES the first usable ones are kept and the rest counted."""
+    50 the first usable ones are kept and the rest counted."""
     session = _session(state)
     with session.hold():
         had_example = any(photo.example for photo in session.photos)
-        problems = _add_references(session, list(files or []))
+        problems = session.add_references(list(files or []))
         updates = {**_references_view(session, problems), reference_files: None, session_state: session}
         if had_example:  # the visitor's own feed: the example photo goes too
-            _drop_photos(session, [photo for photo in session.photos if photo.example])
+            session.drop_photos([photo for photo in session.photos if photo.example])
             updates.update({**_photos_view(session), comparison: None})
     if files and not session.refs:
         raise gr.Error(toast("None of these files could be used as reference photos: " + "; ".join(problems)))
@@ -327,35 +277,15 @@ def clear_references(state: Session | None):
     """Start a new feed (the looks made so far are kept)."""
     session = _session(state)
     with session.hold():
-        _drop_references(session, list(session.refs))
+        session.drop_references()
         return {**_references_view(session), session_state: session}
 
 
 # --- personalize (fine-tune) -------------------------------------------------------------------------------
 def _sample_photo(session: Session) -> Image.Image:
     """The photo the live preview shows: the visitor's current photo, else an example."""
-    if session.photos:
-        return thumbnail(Image.open(session.photos[min(session.current, len(session.photos) - 1)].preview), 512)
-    return thumbnail(influgan.load_image(SAMPLE_PHOTO), 512)
-
-
-def _content_photos(session: Session) -> list[Image.Image] | None:
-    """The visitor's own photos that can teach the mapping (None: use the default content).
-
-    Example photos don't (the example feed pairs with the default content); nor do tiny or strip-thin ones, which
-    can still be stylized.
-    """
-    images = []
-    for photo in session.photos:
-        if photo.example:
-            continue
-        image = Image.open(photo.preview)
-        try:
-            check_training_size(image.size, photo.name)
-        except influgan.ImageError:
-            continue
-        images.append(image.convert("RGB"))
-    return images or None
+    photo = session.current_photo()
+    return thumbnail(Image.open(photo.preview) if photo else influgan.load_image(SAMPLE_PHOTO), 512)
 
 
 def _progress_html(text: str, done: float | None = None) -> str:
@@ -373,14 +303,15 @@ def _distance_frame(history: list[tuple[int, float]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "distance"]).astype({"step": int, "distance": float})  # numbers, not categories
 
 
-def _save_preview(session: Session, image: Image.Image, kind: str) -> str:
-    path = session.new_path(kind, ".jpg")
-    image.convert("RGB").save(path, quality=90)
-    return str(session.keep_recent(kind, path))
+def _render(session: Session, image: Image.Image, kind: str) -> str:
+    return str(session.save_render(image, kind))
 
 
 @_gpu
 def _finetune_steps(references, content, settings, start, name):
+    import torch  # only learning a look needs it; the rest of the app runs without
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))  # a Space has 2 vCPUs; leave room for the web server
     yield from influgan.finetune_steps(references, content, settings, start=start, name=name)
 
 
@@ -396,7 +327,7 @@ def train_look(name: str, steps: float, seed: float, state: Session | None):
         raise gr.Error(f"Add at least {MIN_REFERENCES} reference photos on the References tab first (you have {len(refs)}).")
     with session.hold(), MEMORY.reserve(FINETUNE_MEMORY):
         references = [Image.open(ref.path).convert("RGB") for ref in refs]
-        content = _content_photos(session)
+        content = session.content_photos()
         look_name = _unique_look_name(session, name)
         sample = _sample_photo(session)
         settings = influgan.FinetuneSettings(steps=steps, seed=seed)
@@ -404,25 +335,31 @@ def train_look(name: str, steps: float, seed: float, state: Session | None):
         instant = influgan.instant_look(references, name=look_name)  # the learned prior: a first look in < 1 s
         if instant is not None:
             yield {train_status: _progress_html("Instant look from the prior; refining it on your feed…", 0.0),
-                   train_preview: _save_preview(session, instant.apply(sample), "training")}
+                   train_preview: _render(session, instant.apply(sample), "training")}
         history: list[tuple[int, float]] = []
+        shown = time.monotonic()
         for report in _finetune_steps(references, content, settings, instant, look_name):
             history.append((report.step, report.losses["feed_distance"]))
-            if report.step % PREVIEW_EVERY == 0 and report.result is None:
-                yield {
-                    train_status: _progress_html(f"Step {report.step} of {report.steps} · {report.elapsed:.1f} s", report.step / report.steps),
-                    train_preview: _save_preview(session, report.look().apply(sample), "training"),
-                    loss_plot: _distance_frame(history),
-                }
+            if report.result is not None:
+                break
+            preview = report.step % PREVIEW_EVERY == 0
+            if not preview and time.monotonic() - shown < PROGRESS_EVERY:
+                continue
+            # the bar moves at least every PROGRESS_EVERY seconds, and a cancel or a closed tab takes effect there
+            update = {train_status: _progress_html(f"Step {report.step} of {report.steps} · {report.elapsed:.1f} s", report.step / report.steps)}
+            if preview:
+                update.update({train_preview: _render(session, report.look().apply(sample), "training"), loss_plot: _distance_frame(history)})
+            shown = time.monotonic()
+            yield update
         look = report.result
         session.looks[look.name] = look
         seconds = look.metadata.get("seconds", 0.0)
         done = f"<b>{toast(look.name)}</b> learned from {len(refs)} photos in {seconds:.1f} s. It is now selected on the Stylize tab."
         yield {
             train_status: _progress_html(done),
-            train_preview: _save_preview(session, look.apply(sample), "training"),
+            train_preview: _render(session, look.apply(sample), "training"),
             loss_plot: _distance_frame(history),
-            look_downloads: _look_files(session, look),
+            look_downloads: [str(path) for path in session.look_files(look)],
             look_choice: gr.update(choices=_look_choices(session), value=look.name),
             session_state: session,
         }
@@ -437,57 +374,24 @@ def cancel_training() -> str:
 def _preview_view(session: Session, look_name: str | None, strength: float, grain: float, vignette: float) -> dict:
     """The before/after pair of the current photo at preview size."""
     strength = _number(strength, "Strength", 0, 150)
-    if not session.photos:
+    photo = session.current_photo()
+    if photo is None:
         return {comparison: None}
-    photo = session.photos[min(session.current, len(session.photos) - 1)]
     if not look_name:
         return {comparison: (str(photo.preview), str(photo.preview))}
     look = _get_look(session, look_name)
     finish = _finish_for(look, grain, vignette)
     with Image.open(photo.preview) as before:
         after = look.apply(before, strength=strength / 100.0, finish=finish)
-    return {comparison: (str(photo.preview), _save_preview(session, after, "preview"))}
+    return {comparison: (str(photo.preview), _render(session, after, "preview"))}
 
 
 def _photos_view(session: Session) -> dict:
-    return {photo_gallery: [(str(photo.thumb), photo.name) for photo in session.photos]}
-
-
-def _add_photos(session: Session, paths: list[str], example: bool = False) -> list[str]:
-    """Keep each photo's original (for full-size results), a preview and a thumbnail; returns a line per
-    skipped file. The visitor's own photos replace the example's."""
-    if not example:
-        _drop_photos(session, [photo for photo in session.photos if photo.example])
-    problems, first_new = [], None
-    for path in paths:
-        name = Path(path).name
-        if len(session.photos) >= MAX_PHOTOS:
-            problems.append(f"{name}: at most {MAX_PHOTOS} photos at a time")
-            continue
-        try:
-            session.check_room(Path(path).stat().st_size, name)
-            with MEMORY.reserve(decode_cost(path, PREVIEW_SIZE, copies=1.2)):
-                image = influgan.load_image(path, draft_size=PREVIEW_SIZE)  # decodes it all: damage is caught here
-                preview = thumbnail(image, PREVIEW_SIZE)
-                del image
-        except (influgan.ImageError, SessionFull) as error:
-            problems.append(str(error))
-            continue
-        photo = Photo(name, session.new_path(name), session.new_path(name, "_preview.png"), session.new_path(name, "_thumb.jpg"), example)
-        photo.original.write_bytes(Path(path).read_bytes())
-        preview.save(photo.preview, compress_level=1)
-        thumbnail(preview, 256).save(photo.thumb, quality=85)
-        session.photos.append(photo)
-        first_new = len(session.photos) - 1 if first_new is None else first_new
-    if first_new is not None:
-        session.current = first_new
-    return problems
-
-
-def _drop_photos(session: Session, photos: list[Photo]) -> None:
-    session.photos = [photo for photo in session.photos if photo not in photos]
-    session.current = min(session.current, max(0, len(session.photos) - 1))
-    session.discard(*(path for photo in photos for path in (photo.original, photo.preview, photo.thumb)))
+    has_clip = any(photo.clip for photo in session.photos)
+    return {
+        photo_gallery: [(str(photo.thumb), f"▶ {photo.name}" if photo.clip else photo.name) for photo in session.photos],
+        clip_controls: gr.update(visible=has_clip),
+    }
 
 
 @handler
@@ -495,7 +399,7 @@ def add_photos(files: list[str] | None, look_name: str, strength: float, grain: 
     """Add the visitor's own photos; bad files are reported and skipped. Shows the first new one."""
     session = _session(state)
     with session.hold():
-        problems = _add_photos(session, list(files or []))
+        problems = session.add_photos(list(files or []))
         updates = {**_photos_view(session), **_preview_view(session, look_name, strength, grain, vignette), photo_files: None, session_state: session}
     if files and not session.photos:
         raise gr.Error(toast("None of these files is a photo InfluGAN can read: " + "; ".join(problems)))
@@ -519,7 +423,7 @@ def clear_photos(state: Session | None):
     """Forget this visitor's photos."""
     session = _session(state)
     with session.hold():
-        _drop_photos(session, list(session.photos))
+        session.drop_photos()
         return {**_photos_view(session), comparison: None, export_file: gr.update(value=None, visible=False), session_state: session}
 
 
@@ -565,46 +469,69 @@ def render_preview(look_name: str, strength: float, grain: float, vignette: floa
 
 @handler
 def export_photos(look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
-    """Stylize every photo at full resolution: one file, or a zip for many. Streams "photo i of n"."""
+    """Stylize every photo at full resolution: one file, or a zip for many."""
     session = _session(state)
     strength = _number(strength, "Strength", 0, 150)
     with session.hold():
-        if not session.photos:
-            raise gr.Error("Upload a photo first.")
+        if not any(not photo.clip for photo in session.photos):
+            raise gr.Error("Upload a photo first (a clip is rendered with Render video).")
+        look = _get_look(session, look_name)
+        result, problems = session.save_full_size(look, strength / 100.0, _finish_for(look, grain, vignette))
+    if result is None:
+        raise gr.Error(toast("None of your photos could be saved: " + "; ".join(problems)))
+    if problems:
+        gr.Warning(toast("Skipped " + "; ".join(problems) + ". The others were saved."))
+    return {export_file: gr.update(value=str(result), visible=True), session_state: session}
+
+
+@handler
+def render_video(look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
+    """Put the look on the clip shown (else the newest clip): progress while frames are encoded, then a player
+    and a download. Cancel (``cancels=``) stops it; nothing half-written is left."""
+    session = _session(state)
+    strength = _number(strength, "Strength", 0, 150)
+    with session.hold():
+        current = session.current_photo()
+        clips = [photo for photo in session.photos if photo.clip]
+        if not clips:
+            raise gr.Error(f"Upload a clip first (MP4, MOV, WebM or MKV, up to {MAX_CLIP_SECONDS / 60:.0f} minutes).")
+        clip = current if current is not None and current.clip else clips[-1]
         look = _get_look(session, look_name)
         finish = _finish_for(look, grain, vignette)
-        photos = list(session.photos)
-        session.check_room(sum(photo.original.stat().st_size for photo in photos), "Saving full-size photos")
-        folder = session.new_folder("export")
-        by_source = {photo.original: photo.name for photo in photos}
+        frames: queue.Queue = queue.Queue()  # (done, total) from the render thread; None when it ends
+        cancel, outcome = threading.Event(), {}
 
-        def name_for(source: Path) -> tuple[str, str]:  # the photo's own name, not the session file's
-            return share_name(look.name)(Path(by_source[source]))
+        def work() -> None:
+            try:
+                outcome["path"] = session.render_clip(clip, look, strength / 100.0, finish, lambda done, total: frames.put((done, total)), cancel)
+            except BaseException as error:  # handed to this generator below
+                outcome["error"] = error
+            finally:
+                frames.put(None)
 
-        def reserve(source: Path):
-            return MEMORY.reserve(decode_cost(source, copies=1.3))  # decoded pixels + strips in flight (stylized in place)
+        worker = threading.Thread(target=work, name="influgan-render", daemon=True)
+        worker.start()
+        try:
+            yield {video_status: _progress_html(f"Rendering {toast(clip.name)}…", 0.0)}
+            shown = time.monotonic()
+            while (item := frames.get()) is not None:
+                if time.monotonic() - shown >= PROGRESS_EVERY:
+                    shown = time.monotonic()
+                    yield {video_status: _progress_html(f"Frame {item[0]} of {item[1]}", item[0] / max(1, item[1]))}
+        finally:  # done, or Gradio closed this generator (Cancel, a closed tab): the render stops at its next frame
+            cancel.set()
+            worker.join()
+    if isinstance(outcome.get("error"), VideoCancelled):
+        return
+    if "error" in outcome:
+        raise outcome["error"]
+    yield {video_status: _progress_html(f"<b>{toast(clip.name)}</b> with the look “{toast(look.name)}”."), video_output: str(outcome["path"]),
+           session_state: session}
 
-        written, problems = [], []
-        for done in iter_stylize(look, [p.original for p in photos], folder, strength / 100.0, finish, name_for, reserve=reserve):
-            if done.error:
-                problems.append(done.error.replace(done.source.name, by_source[done.source]))
-            else:
-                written.append(done.target)
-        if not written:
-            session.discard(folder)
-            raise gr.Error(toast("None of your photos could be saved: " + "; ".join(problems)))
-        if problems:
-            gr.Warning(toast("Skipped " + "; ".join(problems) + ". The others were saved."))
-        if len(written) == 1:
-            result = written[0]
-        else:
-            result = folder / "influgan_photos.zip"
-            with zipfile.ZipFile(result, "w", compression=zipfile.ZIP_STORED) as zipped:  # photos are compressed already
-                for path in written:
-                    zipped.write(path, path.name)
-                    path.unlink()  # the zip holds it now: half the disk
-        session.keep_recent("export", folder, keep=1)
-        return {export_file: gr.update(value=str(result), visible=True), session_state: session}
+
+def cancel_render() -> str:
+    """The Cancel button under a clip: Gradio stops the render through ``cancels=``."""
+    return _progress_html("Cancelled; nothing was kept.")
 
 
 @handler
@@ -613,8 +540,8 @@ def download_look(look_name: str, strength: float, state: Session | None):
     session = _session(state)
     strength = _number(strength, "Strength", 0, 150)
     with session.hold():
-        files = _look_files(session, _get_look(session, look_name), strength)
-        return {stylize_look_files: gr.update(value=files, visible=True), session_state: session}
+        files = session.look_files(_get_look(session, look_name), strength / 100.0)
+        return {stylize_look_files: gr.update(value=[str(path) for path in files], visible=True), session_state: session}
 
 
 # --- the example -------------------------------------------------------------------------------------------
@@ -623,10 +550,10 @@ def load_example(state: Session | None):
     """One click: the example feed as references and an example photo to stylize (learning follows)."""
     session = _session(state)
     with session.hold():
-        _drop_references(session, list(session.refs))
-        _drop_photos(session, list(session.photos))
-        _add_references(session, sorted(str(p) for p in EXAMPLE_FEED.glob("*.jpg")), example=True)
-        _add_photos(session, [str(EXAMPLE_PHOTO)], example=True)
+        session.drop_references()
+        session.drop_photos()
+        session.add_references(sorted(str(p) for p in EXAMPLE_FEED.glob("*.jpg")), example=True)
+        session.add_photos([str(EXAMPLE_PHOTO)], example=True)
         return {
             **_references_view(session),
             **_photos_view(session),
@@ -711,7 +638,8 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
         with gr.Tab("3 · Stylize", id="stylize"):
             with gr.Row():
                 with gr.Column(scale=2, min_width=280):
-                    photo_files = gr.File(label="Your photos", file_count="multiple", file_types=["image", ".heic", ".heif"], height=120, elem_id="photo-files")
+                    photo_files = gr.File(label="Your photos and clips", file_count="multiple", file_types=["image", ".heic", ".heif", "video"],
+                                          height=120, elem_id="photo-files")
                     photo_gallery = gr.Gallery(label="Click a photo to preview it", columns=5, height=140, object_fit="cover", allow_preview=False, elem_id="photo-gallery")
                     look_choice = gr.Dropdown(label="Look", choices=list(builtin_looks()), value=next(iter(builtin_looks()), None), elem_id="look-choice")
                     look_file = gr.UploadButton("Upload a look (.look, .cube or Hald .png)", file_types=list(LOOK_FILE_SUFFIXES), size="sm", elem_id="look-file")
@@ -725,12 +653,19 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
                 with gr.Column(scale=3, min_width=280):
                     comparison = gr.ImageSlider(label="Before / after", type="filepath", height=560, interactive=False, elem_id="comparison")
                     export_file = gr.File(label="Your stylized photos", interactive=False, visible=False, elem_id="export-file")
+                    with gr.Column(visible=False, elem_id="clip-controls") as clip_controls:
+                        with gr.Row():
+                            render_button = gr.Button("Render video", variant="primary", elem_id="render-button", min_width=120)
+                            cancel_render_button = gr.Button("Cancel", variant="stop", elem_id="cancel-render-button", min_width=80)
+                        video_status = gr.HTML(_progress_html(f"The clip shown (else your newest) gets the look, with its sound. Up to {MAX_CLIP_SECONDS / 60:.0f} minutes."),
+                                               elem_id="video-status")
+                        video_output = gr.Video(label="Your clip with the look", interactive=False, elem_id="video-output")
                     stylize_look_files = gr.File(label="This look at the current strength (.cube and Hald .png carry colour only: no grain or vignette)",
                                                  file_count="multiple", interactive=False, visible=False, elem_id="stylize-look-files")
                     clear_photos_button = gr.Button("Clear my photos", size="sm")
 
     # --- wiring ---
-    reference_outputs = [reference_gallery, reference_notes, palette_image, histogram_image, reference_files, photo_gallery, comparison, session_state]
+    reference_outputs = [reference_gallery, reference_notes, palette_image, histogram_image, reference_files, photo_gallery, comparison, clip_controls, session_state]
     reference_files.upload(add_references, [reference_files, session_state], reference_outputs, api_name="add_references", **QUIET)
     clear_references_button.click(clear_references, [session_state], [reference_gallery, reference_notes, palette_image, histogram_image, session_state],
                                   api_name="clear_references", **QUIET)
@@ -740,10 +675,10 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
                                   api_name="finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET)
 
     preview_inputs = [look_choice, strength, grain, vignette, session_state]
-    photo_files.upload(add_photos, [photo_files, *preview_inputs], [photo_gallery, comparison, photo_files, session_state], api_name="add_photos",
+    photo_files.upload(add_photos, [photo_files, *preview_inputs], [photo_gallery, comparison, photo_files, clip_controls, session_state], api_name="add_photos",
                        concurrency_id="render", concurrency_limit=2, **QUIET)
     photo_gallery.select(select_photo, preview_inputs, [comparison, session_state], api_name="select_photo", concurrency_id="render", **QUIET)
-    clear_photos_button.click(clear_photos, [session_state], [photo_gallery, comparison, export_file, session_state], api_name="clear_photos", **QUIET)
+    clear_photos_button.click(clear_photos, [session_state], [photo_gallery, clip_controls, comparison, export_file, session_state], api_name="clear_photos", **QUIET)
     look_choice.change(choose_look, [look_choice, strength, session_state], [grain, vignette, comparison, session_state], api_name="choose_look",
                        concurrency_id="render", **QUIET)
     look_file.upload(upload_look, [look_file, session_state], [look_choice, session_state], api_name="upload_look", **QUIET)
@@ -752,10 +687,13 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
                      concurrency_id="render", **QUIET)
     export_button.click(export_photos, preview_inputs, [export_file, session_state], api_name="download", concurrency_limit=1, concurrency_id="export",
                         show_progress_on=[export_file])
+    rendering = render_button.click(render_video, preview_inputs, [video_status, video_output, session_state], api_name="render_video",
+                                    concurrency_limit=1, concurrency_id="export", **QUIET)  # the queue of full-size work
+    cancel_render_button.click(cancel_render, None, [video_status], cancels=[rendering], queue=False, api_visibility="private")
     download_look_button.click(download_look, [look_choice, strength, session_state], [stylize_look_files, session_state], api_name="download_look", **QUIET)
 
     example_training = example_button.click(
-        load_example, [session_state], [*reference_outputs[:4], photo_gallery, comparison, look_name, train_status, session_state], api_name="load_example", **QUIET
+        load_example, [session_state], [*reference_outputs[:4], photo_gallery, comparison, clip_controls, look_name, train_status, session_state], api_name="load_example", **QUIET
     ).then(go_to_tab, gr.State("personalize"), [tabs], api_name="show_personalize").then(
         train_look, [look_name, steps, seed, session_state], training_outputs, api_name="example_finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET
     )
@@ -766,7 +704,7 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
 
 demo.queue(max_size=16, default_concurrency_limit=2)  # a bounded queue; fine-tune 1 at a time, previews 2
 # Gradio 6: theme and css go to launch(); show_error: a value Gradio itself refuses (a word for a slider, say) is named, not "Error"
-LAUNCH_OPTIONS = {"theme": THEME, "css": CSS, "max_file_size": "50mb", "show_error": True}
+LAUNCH_OPTIONS = {"theme": THEME, "css": CSS, "max_file_size": "256mb", "show_error": True}
 
 
 def launch(**options) -> None:

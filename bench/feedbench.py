@@ -1,24 +1,29 @@
 """The feed benchmark: how well is a look learned from an unpaired feed? (needs ../shared)
 
-For each look L in ../shared/data/looks/*.cube: all photos under ../shared/data/photos sorted by path are
-permuted with numpy.random.default_rng(int(sha256(L.stem)[:8], 16)); the first 12 are references, the next
-6 test photos; each is resized to a longer side of 512 px (Lanczos). References = L applied (trilinear),
-rounded to 8 bits; test inputs rounded to 8 bits; truth = L applied to the test inputs. A method sees only the
-styled references and the raw test inputs. Score: mean CIEDE2000 between output and truth.
+For each look L in ../shared/data/looks/*.cube (or, with --library, in a .npz look library): all photos under
+../shared/data/photos sorted by path are permuted with numpy.random.default_rng(int(sha256(L's name)[:8], 16));
+the first 12 are references, the next 6 test photos; each is resized to a longer side of 512 px (Lanczos).
+References = L applied (trilinear), rounded to 8 bits (with --ref-jpeg Q: then saved as JPEG of quality Q and
+read back, as a feed saved from a social app); test inputs rounded to 8 bits; truth = L applied to the test
+inputs. A method sees only the styled references and the raw test inputs. Score: mean CIEDE2000 between output
+and truth.
 
     python bench/feedbench.py [--looks a,b] [--methods identity,mkl,prior,gan,prior+gan] [--sheets DIR]
-        [--prior PATH] [--folds N] [--set KEY=VALUE ...]
+        [--prior PATH] [--folds N] [--ref-jpeg Q] [--library NPZ] [--fold K/N] [--set KEY=VALUE ...]
 
 Methods: identity (do nothing); mkl (global MKL, the color-matcher package); prior (the look prior alone);
 gan (the fine-tune from identity); prior+gan (the fine-tune from the prior: the default). A fine-tune method
 may end in /ADVERSARY (e.g. prior+gan/none) to set the adversary. For an honest score on looks the prior never
-saw, train priors on folds (python -m influgan.pretrain --fold K/N --out ...prior_foldK.safetensors) and pass
---prior 'PATH_with_{fold}' --folds N: each look is then scored with the prior that left it out.
+saw, train priors on family folds (python -m influgan.pretrain --fold K/N --out ...foldK.safetensors) and pass
+--prior 'PATH_with_{fold}' --folds N: each look is then scored with the prior that left its family out
+(influgan.pretrain.family_fold). --library with --fold K/N scores every look of one fold's families, not only
+the 24 of ../shared/data/looks.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import sys
 import time
 from pathlib import Path
@@ -31,9 +36,10 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from influgan import FinetuneSettings, finetune, load_cube  # noqa: E402
+from influgan import FinetuneSettings, finetune  # noqa: E402
 from influgan.images import find_images  # noqa: E402
 from influgan.lut_torch import apply_lut  # noqa: E402
+from influgan.pretrain import family_fold, load_looks, parse_fold  # noqa: E402
 from influgan.prior import LookPrior, load_prior  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -57,12 +63,20 @@ def to8(image: np.ndarray) -> np.ndarray:
     return np.round(np.clip(image, 0, 1) * 255.0).astype(np.uint8)
 
 
-def make_task(cube: Path, photos: list[Path]):
-    lut = torch.from_numpy(load_cube(cube)[0]).clamp(0.0, 1.0)  # entries as the model card's figures were measured
-    seed = int(hashlib.sha256(cube.stem.encode()).hexdigest()[:8], 16)
+def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """An 8-bit image (H, W, 3) saved as a JPEG of ``quality`` (Pillow's default 4:2:0 chroma) and read back."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def make_task(name: str, lut: torch.Tensor, photos: list[Path], ref_jpeg: int = 0):
+    seed = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
     order = np.random.default_rng(seed).permutation(len(photos))
     chosen = [load_photo(photos[i]) for i in order[: REFERENCES + TESTS]]
     references = [to8(apply_float(lut, p)) for p in chosen[:REFERENCES]]
+    if ref_jpeg:
+        references = [jpeg_round_trip(r, ref_jpeg) for r in references]
     inputs = [to8(p) for p in chosen[REFERENCES:]]
     truths = [apply_float(lut, x / 255.0) for x in inputs]
     return references, inputs, truths
@@ -132,15 +146,23 @@ def main() -> None:
     parser.add_argument("--methods", default="identity,mkl,prior,gan,prior+gan")
     parser.add_argument("--sheets", default=str(ROOT / "bench" / "out" / "feedbench"), help="contact sheet folder")
     parser.add_argument("--prior", default="", help="prior weights (default: the shipped ones); may hold {fold}")
-    parser.add_argument("--folds", type=int, default=0, help="with --prior PATH_{fold}: look i uses fold i mod N")
+    parser.add_argument("--folds", type=int, default=0,
+                        help="with --prior PATH_{fold}: each look uses the prior of its family's fold (pretrain.family_fold)")
+    parser.add_argument("--library", default="", help="score the looks of this .npz look library instead of ../shared/data/looks")
+    parser.add_argument("--fold", default="", help="K/N: score only the looks whose family is in fold K of N")
+    parser.add_argument("--ref-jpeg", type=int, default=0, metavar="Q",
+                        help="re-encode the styled references as JPEG of quality Q (1-95) before any method sees them")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a FinetuneSettings field")
     args = parser.parse_args()
     torch.set_num_threads(2)
     if not SHARED.exists():
         sys.exit("feedbench needs ../shared/data beside the project")
     photos = sorted(find_images([SHARED / "photos"]))
-    all_cubes = sorted((SHARED / "looks").glob("*.cube"))
-    cubes = [c for c in all_cubes if not args.looks or c.stem in args.looks.split(",")]
+    looks = load_looks([Path(args.library)] if args.library else sorted((SHARED / "looks").glob("*.cube")))
+    looks = [(name, lut) for name, lut in looks if not args.looks or name in args.looks.split(",")]
+    if args.fold:
+        k, n = parse_fold(args.fold)
+        looks = [(name, lut) for name, lut in looks if family_fold(name, n) == k]
     methods = args.methods.split(",")
     timed = [m for m in methods if m not in ("identity", "mkl")]
     overrides = {}
@@ -151,11 +173,10 @@ def main() -> None:
     sheets = Path(args.sheets)
     sheets.mkdir(parents=True, exist_ok=True)
 
-    def prior_for(cube: Path) -> LookPrior | None:
+    def prior_for(name: str) -> LookPrior | None:
         if not args.prior:
             return load_prior()
-        fold = all_cubes.index(cube) % args.folds if args.folds else 0
-        return load_prior(args.prior.format(fold=fold))
+        return load_prior(args.prior.format(fold=family_fold(name, args.folds) if args.folds else 0))
 
     width = max([15] + [len(m) + 2 for m in methods])  # a column per method, wide enough for its name
     swidth = width + 2
@@ -163,19 +184,19 @@ def main() -> None:
     print(header, flush=True)
     table = {m: [] for m in methods}
     seconds = {m: [] for m in methods}
-    for cube in cubes:
-        references, inputs, truths = make_task(cube, photos)
-        prior = prior_for(cube)
+    for name, lut in looks:
+        references, inputs, truths = make_task(name, lut, photos, args.ref_jpeg)
+        prior = prior_for(name)
         scores = {}
         for method in methods:
             began = time.perf_counter()
             outputs = run_method(method, references, inputs, prior, overrides)
             seconds[method].append(time.perf_counter() - began)
             if method == methods[-1]:
-                contact_sheet(references, inputs, outputs, truths, sheets / f"{cube.stem}.png")
+                contact_sheet(references, inputs, outputs, truths, sheets / f"{name}.png")
             scores[method] = np.mean([ciede2000(o / 255.0, t) for o, t in zip(outputs, truths)])
             table[method].append(scores[method])
-        line = f"{cube.stem:28s}" + "".join(f"{scores[m]:{width}.2f}" for m in methods)
+        line = f"{name:28s}" + "".join(f"{scores[m]:{width}.2f}" for m in methods)
         print(line + "".join(f"{seconds[m][-1]:{swidth}.1f}" for m in timed), flush=True)
     print("-" * len(header))
     print(f"{'mean':28s}" + "".join(f"{np.mean(table[m]):{width}.2f}" for m in methods)

@@ -1,7 +1,8 @@
 """Speed on this machine: the instant look (prior alone), fine-tune with default settings, full-resolution apply
-of a 12 MP photo, and the whole ``python -m influgan stylize`` process against ffmpeg's lut3d (imageio-ffmpeg).
+of a 12 MP photo, and the whole ``python -m influgan stylize`` process against ffmpeg's lut3d (imageio-ffmpeg), for
+a photo and for a 10 s 1080p30 clip.
 
-    python bench/speed.py [--threads 2] [--repeats 5] [--apply-only] [--stylize-only]
+    python bench/speed.py [--threads 2] [--repeats 5] [--apply-only] [--stylize-only] [--video-only]
 
 Uses photos from ../shared/data/photos when present (synthetic photos otherwise). Prints a table.
 """
@@ -81,11 +82,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--apply-only", action="store_true", help="only the full-resolution apply rows")
     parser.add_argument("--stylize-only", action="store_true", help="only the stylize process against ffmpeg")
+    parser.add_argument("--video-only", action="store_true", help="only the 10 s 1080p30 clip against ffmpeg")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     if args.stylize_only:
         stylize_vs_ffmpeg(args.repeats)
+        return
+    if args.video_only:
+        video_vs_ffmpeg(max(1, args.repeats // 2))
         return
     look = Look(lut=identity_lut() ** np.float32([0.8, 1.0, 1.2]))
     photo_12mp = photo_sources(1)[0].resize((4000, 3000), Image.Resampling.BICUBIC)
@@ -131,6 +136,7 @@ def main() -> None:
         )
 
     stylize_vs_ffmpeg(args.repeats)
+    video_vs_ffmpeg(max(1, args.repeats // 2))
 
 
 def twelve_megapixel_jpeg(path: Path) -> None:
@@ -201,6 +207,107 @@ def stylize_vs_ffmpeg(repeats: int) -> None:
             ratio_wall = statistics.median(w / r for w, r in zip(wall[name], wall[reference]))
             ratio_cpu = statistics.median(c / r for c, r in zip(cpu[name], cpu[reference]))
             print(f"{name + ' / ffmpeg':52s} wall {ratio_wall:5.2f}×  CPU {ratio_cpu:5.2f}×   target <= 1.5×")
+
+
+# --- video ----------------------------------------------------------------------------------------------------
+CLIP_SECONDS, CLIP_FPS, CLIP_SIZE = 10, 30, (1920, 1080)
+
+
+def make_clip(path: Path, seed: int = 0) -> None:
+    """A seeded 10 s 1080p30 H.264 clip with AAC sound: a slow pan across a photo, with fresh sensor noise each frame."""
+    import av
+
+    rng = np.random.default_rng(seed)
+    width, height = CLIP_SIZE
+    scene = np.asarray(photo_sources(1)[0].resize((width + 600, height + 300), Image.Resampling.BICUBIC), dtype=np.int16)
+    noise = [rng.normal(0, 3, (height, width, 3)).astype(np.int16) for _ in range(7)]
+    frames = CLIP_SECONDS * CLIP_FPS
+    with av.open(str(path), "w") as clip:
+        video = clip.add_stream("libx264", rate=CLIP_FPS, options={"preset": "veryfast", "crf": "16"})
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        audio = clip.add_stream("aac", rate=48000)
+        for index in range(frames):
+            x, y = round(600 * index / frames), round(300 * index / frames)
+            pixels = np.clip(scene[y : y + height, x : x + width] + noise[index % len(noise)], 0, 255).astype(np.uint8)
+            clip.mux(video.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        clip.mux(video.encode(None))
+        tone = (0.1 * np.sin(2 * np.pi * 440 * np.arange(48000 * CLIP_SECONDS) / 48000)).astype(np.float32)
+        for start in range(0, len(tone), 1024):
+            chunk = av.AudioFrame.from_ndarray(np.stack([tone[start : start + 1024]] * 2), format="fltp", layout="stereo")
+            chunk.sample_rate, chunk.pts = 48000, start
+            clip.mux(audio.encode(chunk))
+        clip.mux(audio.encode(None))
+
+
+def frame_differences(first: Path, second: Path, every: int = 30) -> tuple[float, np.ndarray]:
+    """Mean |second - first| and mean (second - first) per RGB channel, in 8-bit levels, over every ``every``-th
+    frame (decoded with swscale's rounding path, as InfluGAN decodes)."""
+    import av
+    from av.video.reformatter import Interpolation
+
+    exact = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
+    absolute, signed = [], []
+    with av.open(str(first)) as a, av.open(str(second)) as b:
+        for index, (fa, fb) in enumerate(zip(a.decode(video=0), b.decode(video=0))):
+            if index % every == 0:
+                delta = fb.to_ndarray(format="gbrp", interpolation=exact).astype(np.int16) - fa.to_ndarray(format="gbrp", interpolation=exact)
+                absolute.append(np.abs(delta).mean())
+                signed.append(delta.mean(axis=(0, 1)))
+    return float(np.mean(absolute)), np.mean(signed, axis=0)
+
+
+def video_vs_ffmpeg(repeats: int) -> None:
+    """``python -m influgan stylize`` of a 10 s 1080p30 clip with sound, whole process, against ``ffmpeg -vf lut3d``
+    with the look exported as .cube: same clip, same x264 settings (preset, CRF), sound copied by both, +faststart;
+    run in turns. The look is golden_hour's colour alone (a .cube carries no grain); a last row adds grain and a
+    vignette, which ffmpeg has no twin for. Target: InfluGAN ≤ 1.5× ffmpeg's time.
+    """
+    import imageio_ffmpeg
+
+    from influgan.video import X264_OPTIONS
+
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    colour = Look(lut=Look.load(ROOT / "weights" / "looks" / "golden_hour.look").lut, name="golden hour colour")
+    grainy = Look(lut=colour.lut, finish=Finish(grain_amount=4.0, grain_size=0.0015, grain_luma=0.5, vignette_amount=0.3, vignette_radius=0.6))
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        clip, cube = folder / "clip.mp4", folder / "look.cube"
+        make_clip(clip)
+        colour.save(folder / "colour.look")
+        grainy.save(folder / "grainy.look")
+        colour.to_cube(cube)
+        encoder = ["-c:v", "libx264", "-preset", X264_OPTIONS["preset"], "-crf", X264_OPTIONS["crf"], "-pix_fmt", "yuv420p",
+                   "-c:a", "copy", "-movflags", "+faststart"]
+
+        def influgan(look: str, out: str) -> list[str]:
+            return [sys.executable, "-m", "influgan", "stylize", "--look", str(folder / look), "--out", str(folder / out), str(clip)]
+
+        commands = {
+            "ffmpeg: decode + re-encode only (no look)": [ffmpeg, "-v", "error", "-y", "-i", str(clip), *encoder, str(folder / "copy.mp4")],
+            "ffmpeg -vf lut3d=<exported .cube>": [ffmpeg, "-v", "error", "-y", "-i", str(clip), "-vf", f"lut3d=file={cube}", *encoder, str(folder / "ffmpeg.mp4")],
+            "python -m influgan stylize --look x.look clip.mp4": influgan("colour.look", "colour"),
+            "  the same with grain and a vignette": influgan("grainy.look", "grainy"),
+        }
+        wall = {name: [] for name in commands}
+        cpu = {name: [] for name in commands}
+        for _ in range(repeats):
+            for name, command in commands.items():
+                seconds, processor = run_timed(command)
+                wall[name].append(seconds)
+                cpu[name].append(processor)
+        print(f"\n10 s 1080p30 clip with AAC sound → MP4, x264 {X264_OPTIONS}, whole process, {repeats} turns; "
+              f"{len(os.sched_getaffinity(0))} CPUs, load average {os.getloadavg()[0]:.1f}")
+        print(f"{'seconds':52s} {'min':>8s} {'median':>8s} {'max':>8s} {'CPU med':>8s}")
+        for name in commands:
+            print(f"{name:52s} {min(wall[name]):8.2f} {statistics.median(wall[name]):8.2f} {max(wall[name]):8.2f} "
+                  f"{statistics.median(cpu[name]):8.2f}", flush=True)
+        reference, ours = "ffmpeg -vf lut3d=<exported .cube>", "python -m influgan stylize --look x.look clip.mp4"
+        ratio_wall = statistics.median(w / r for w, r in zip(wall[ours], wall[reference]))
+        ratio_cpu = statistics.median(c / r for c, r in zip(cpu[ours], cpu[reference]))
+        print(f"{'InfluGAN / ffmpeg lut3d':52s} wall {ratio_wall:5.2f}×  CPU {ratio_cpu:5.2f}×   target <= 1.5×")
+        difference, bias = frame_differences(folder / "ffmpeg.mp4", folder / "colour" / "clip.mp4")
+        print(f"InfluGAN's frames against ffmpeg's: mean |difference| {difference:.2f} / 255 (ffmpeg interpolates "
+              f"tetrahedrally, InfluGAN trilinearly), mean difference (R G B) {' '.join(f'{v:+.2f}' for v in bias)}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from .cube import MAX_CUBE_SIZE, MIN_CUBE_SIZE, CubeError
@@ -16,8 +17,9 @@ from .hald import DEFAULT_LEVEL, HALD_LEVELS
 from .images import IMAGE_SUFFIXES, ImageError, find_images, load_training_images
 from .look import Look, LookError
 from .lut import MAX_STRENGTH
-from .outputs import OutputError, check_output_file, check_output_folder, write_atomically
+from .outputs import OutputError, check_output_file, check_output_folder, plan_outputs, write_atomically
 from .stylize import iter_stylize, same_format_name
+from .video import VideoError, find_media, is_video, mp4_name, stylize_video
 
 USER_ERRORS = (ImageError, LookError, CubeError, OutputError, ValueError, FileNotFoundError)
 
@@ -69,10 +71,12 @@ def cmd_stylize(args: argparse.Namespace) -> None:
     if not 0.0 <= args.strength <= MAX_STRENGTH:
         raise UserError(f"--strength must be within 0..{MAX_STRENGTH}, got {args.strength}")
     look = Look.load(args.look)
-    photos = find_images(args.photos)
+    media = find_media(args.photos)
+    photos, clips = [p for p in media if not is_video(p)], [p for p in media if is_video(p)]
     out_dir = check_output_folder(args.out)
+    clip_targets = plan_outputs(clips, out_dir, mp4_name, inputs=[args.look, *photos])  # before any work starts
     failures = 0
-    for done in iter_stylize(look, photos, out_dir, args.strength, inputs=[args.look]):
+    for done in iter_stylize(look, photos, out_dir, args.strength, inputs=[args.look, *clips]):
         if done.error:
             failures += 1
             print(f"error: {done.error}", file=sys.stderr)
@@ -80,8 +84,32 @@ def cmd_stylize(args: argparse.Namespace) -> None:
         if done.target.name != "".join(same_format_name(done.source)):
             print(f"note: {done.source} → {done.target.name}: {done.source.stem}{done.source.suffix.lower()} is an input or another result of this run", file=sys.stderr)
         print(f"wrote {done.target} ({done.size[0]}×{done.size[1]}, {done.seconds:.2f}s)")
+    failures += sum(_stylize_video(look, clip, target, args.strength) for clip, target in zip(clips, clip_targets))
     if failures:
         raise SystemExit(2)
+
+
+def _stylize_video(look: Look, clip: Path, target: Path, strength: float) -> int:
+    """Render one clip to ``target`` (.mp4) with a progress bar on stderr; returns 1 if it failed (reported), else 0."""
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty() or done == total or done % max(1, total // 20) == 0:
+            bar = "#" * int(30 * done / max(total, 1))
+            end = "\n" if done == total else "\r"
+            sys.stderr.write(f"\r{clip.name} [{bar:<30s}] {done}/{total} frames  {time.perf_counter() - started:5.1f}s{end}")
+            sys.stderr.flush()
+
+    if target.name != "".join(mp4_name(clip)):
+        print(f"note: {clip} → {target.name}: {''.join(mp4_name(clip))} is an input or another result of this run", file=sys.stderr)
+    try:
+        info = stylize_video(look, clip, target, strength, progress=progress)
+    except (VideoError, OutputError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    width, height = info.output_size
+    print(f"wrote {target} ({width}×{height}, {info.frames} frames at {float(info.fps):g} fps, {time.perf_counter() - started:.1f}s)")
+    return 0
 
 
 def _check_strength(strength: float) -> None:
@@ -169,11 +197,11 @@ def build_parser(training: bool = True) -> argparse.ArgumentParser:
         _add_finetune_arguments(p)
     p.set_defaults(run=cmd_finetune)
 
-    p = commands.add_parser("stylize", help="apply a look to photos", description="Apply a look to photos at full resolution.")
+    p = commands.add_parser("stylize", help="apply a look to photos and clips", description="Apply a look to photos at full resolution, and to clips (.mp4, .mov, .m4v, .webm, .mkv → .mp4).")
     p.add_argument("--look", required=True, help=looks)
     p.add_argument("--strength", type=float, default=1.0, help=f"style strength 0..{MAX_STRENGTH} (default %(default)s)")
     p.add_argument("--out", required=True, help="output folder (created if needed); each result is OUT/<input stem>.<same extension>, or <stem>-2.<ext> when an input or another result of the run holds that name")
-    p.add_argument("photos", nargs="+", metavar="PHOTO", help="photos (files or folders)")
+    p.add_argument("photos", nargs="+", metavar="PHOTO", help="photos and clips (files or folders); a clip's result is OUT/<stem>.mp4")
     p.set_defaults(run=cmd_stylize)
 
     p = commands.add_parser("export-cube", help="write a look's colour as a .cube LUT", description=f"Export a look's colour as a .cube LUT. {colour_only}")

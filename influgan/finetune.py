@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .images import check_training_size, image_to_tensor, load_image, load_training_image, thumbnail
+from .images import MAX_REFERENCES, MIN_REFERENCES, check_training_size, image_to_tensor, load_image, load_training_image, thumbnail
 from .look import Look
 from .losses import lut_monotonicity, lut_range, lut_smoothness, rgb_to_lab, sliced_wasserstein
 from .lut_torch import apply_lut_colours
@@ -38,8 +38,6 @@ from .finishing import Finish
 from .prior import READ_SIZE, LookPrior, load_prior
 from .weights import WEIGHTS_DIR
 
-MIN_REFERENCES = 3
-MAX_REFERENCES = 50
 ADVERSARIES = ("none", "texture")
 STARTS = ("prior", "identity")
 NOISE_SHARE = 0.35  # scales the references' half-against-half distance to the scene noise of the fine-tune's colour loss

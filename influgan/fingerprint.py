@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .images import image_to_tensor, thumbnail
+from .images import thumbnail
 
-LUMA = torch.tensor([0.2126, 0.7152, 0.0722])
+LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 THUMB_SIZE = 96  # longer side of the thumbnails the fingerprint is computed on
 PIXELS_PER_IMAGE = 4096
 
@@ -27,51 +26,55 @@ PIXELS_PER_IMAGE = 4096
 class Fingerprint:
     """palette (K, 3) RGB 0..1 sorted by share (K,) summing to 1; histograms (bins,) each summing to 1."""
 
-    palette: torch.Tensor
-    shares: torch.Tensor
-    luma: torch.Tensor
-    red: torch.Tensor
-    green: torch.Tensor
-    blue: torch.Tensor
+    palette: np.ndarray
+    shares: np.ndarray
+    luma: np.ndarray
+    red: np.ndarray
+    green: np.ndarray
+    blue: np.ndarray
     images: int
 
 
-def _pixels(images: Sequence[Image.Image]) -> torch.Tensor:
+def _pixels(images: Sequence[Image.Image]) -> np.ndarray:
     """The same number of pixels from each image's thumbnail: (N, 3) in 0..1."""
     out = []
     for image in images:
-        flat = image_to_tensor(thumbnail(image.convert("RGB"), THUMB_SIZE)).reshape(3, -1).T  # (h·w, 3)
-        index = torch.linspace(0, flat.shape[0] - 1, PIXELS_PER_IMAGE).long()  # the same count from every photo
+        flat = np.asarray(thumbnail(image.convert("RGB"), THUMB_SIZE), dtype=np.float32).reshape(-1, 3) / 255.0  # (h·w, 3)
+        index = np.linspace(0, flat.shape[0] - 1, PIXELS_PER_IMAGE).astype(np.int64)  # the same count from every photo
         out.append(flat[index])
-    return torch.cat(out)
+    return np.concatenate(out)
 
 
-def kmeans(points: torch.Tensor, clusters: int, iterations: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def _distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Squared distances (N, K) between points (N, D) and centres (K, D)."""
+    return ((points[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
+
+
+def kmeans(points: np.ndarray, clusters: int, iterations: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Lloyd's k-means with k-means++ seeding. points (N, D) → centres (K, D), labels (N,). Deterministic per seed."""
+    points = np.asarray(points, dtype=np.float32)
     if points.ndim != 2 or points.shape[0] < 1:
-        raise ValueError(f"points must be a non-empty (N, D) tensor, got {tuple(points.shape)}")
-    generator = torch.Generator().manual_seed(seed)
+        raise ValueError(f"points must be a non-empty (N, D) array, got {points.shape}")
+    rng = np.random.default_rng(seed)
     clusters = min(clusters, points.shape[0])
-    centres = points[torch.randint(points.shape[0], (1,), generator=generator)]
+    centres = points[rng.integers(points.shape[0], size=1)]
     for _ in range(1, clusters):
-        distance = torch.cdist(points, centres).min(dim=1).values ** 2  # (N,)
+        distance = _distances(points, centres).min(axis=1)  # (N,)
         if distance.sum() <= 0:
             break
-        centres = torch.cat([centres, points[torch.multinomial(distance, 1, generator=generator)]])
+        centres = np.concatenate([centres, points[rng.choice(points.shape[0], size=1, p=distance / distance.sum())]])
     for _ in range(iterations):
-        labels = torch.cdist(points, centres).argmin(dim=1)
-        updated = torch.stack(
-            [points[labels == k].mean(0) if (labels == k).any() else centres[k] for k in range(centres.shape[0])]
-        )
-        if torch.allclose(updated, centres, atol=1e-5):
+        labels = _distances(points, centres).argmin(axis=1)
+        updated = np.stack([points[labels == k].mean(0) if (labels == k).any() else centres[k] for k in range(centres.shape[0])])
+        if np.allclose(updated, centres, atol=1e-5):
             break
         centres = updated
-    return centres, torch.cdist(points, centres).argmin(dim=1)
+    return centres, _distances(points, centres).argmin(axis=1)
 
 
-def _histogram(values: torch.Tensor, bins: int) -> torch.Tensor:
-    counts = torch.histc(values, bins=bins, min=0.0, max=1.0)
-    return counts / counts.sum().clamp(min=1.0)
+def _histogram(values: np.ndarray, bins: int) -> np.ndarray:
+    counts, _ = np.histogram(values, bins=bins, range=(0.0, 1.0))
+    return counts / max(counts.sum(), 1)
 
 
 def fingerprint(images: Sequence[Image.Image], colours: int = 6, bins: int = 64, seed: int = 0) -> Fingerprint:
@@ -80,10 +83,10 @@ def fingerprint(images: Sequence[Image.Image], colours: int = 6, bins: int = 64,
         raise ValueError("a fingerprint needs at least one image")
     pixels = _pixels(images)  # (N, 3)
     centres, labels = kmeans(pixels, colours, seed=seed)
-    shares = torch.bincount(labels, minlength=centres.shape[0]).float() / labels.shape[0]
-    order = shares.argsort(descending=True)
+    shares = np.bincount(labels, minlength=centres.shape[0]) / labels.shape[0]
+    order = np.argsort(-shares, kind="stable")
     return Fingerprint(
-        palette=centres[order].clamp(0.0, 1.0),
+        palette=np.clip(centres[order], 0.0, 1.0),
         shares=shares[order],
         luma=_histogram(pixels @ LUMA, bins),
         red=_histogram(pixels[:, 0], bins),
@@ -93,7 +96,7 @@ def fingerprint(images: Sequence[Image.Image], colours: int = 6, bins: int = 64,
     )
 
 
-def _hex(colour: torch.Tensor) -> str:
+def _hex(colour: np.ndarray) -> str:
     r, g, b = (int(round(float(v) * 255)) for v in colour)
     return f"#{r:02x}{g:02x}{b:02x}"
 
@@ -114,7 +117,7 @@ def render_palette(print_: Fingerprint, width: int = 640, height: int = 120) -> 
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     font = _font(LABEL_SIZE)
-    edges = np.concatenate([[0.0], np.cumsum(print_.shares.numpy())]) * width
+    edges = np.concatenate([[0.0], np.cumsum(print_.shares)]) * width
     for colour, left, right in zip(print_.palette, edges[:-1], edges[1:]):
         fill = tuple(int(round(float(v) * 255)) for v in colour)
         draw.rectangle([int(left), 0, int(round(right)), height], fill=fill)
@@ -135,11 +138,11 @@ def render_histograms(print_: Fingerprint, width: int = 640, height: int = 200) 
     area = height - top - 4
     x = np.linspace(0, len(print_.luma) - 1, width)
 
-    def heights(histogram: torch.Tensor, peak: float) -> np.ndarray:
-        values = np.interp(x, np.arange(len(histogram)), histogram.numpy())
+    def heights(histogram: np.ndarray, peak: float) -> np.ndarray:
+        values = np.interp(x, np.arange(len(histogram)), histogram)
         return np.clip(values / peak, 0.0, 1.0) * area
 
-    stacked = torch.stack([print_.luma, print_.red, print_.green, print_.blue])  # (4, bins)
+    stacked = np.stack([print_.luma, print_.red, print_.green, print_.blue])  # (4, bins)
     peak = float(stacked[:, 1:-1].max()) or 1.0  # clipped pure black/white would flatten everything else
     rows = np.arange(height)[:, None]  # (H, 1)
     baseline = height - 4

@@ -33,8 +33,7 @@ PRIOR_FILE = "prior.safetensors"
 FEATURE_PIXELS = 2048  # pixels each reference is described by
 READ_SIZE = 192  # longer side a photo is read at: the size of the photos the prior trained on (pretrain.load_photos)
 # crops read per prediction, spread evenly over the references (at least READ_MIN_DRAWS each); the LUTs predicted from
-# each draw of the set are averaged. One draw's score on a feed varies by 0.03–0.21 ΔE (std) with its crops; over
-# four seeds the 384-crop mean moves by 0.06 (median of the feed benchmark's 24 feeds, at most 0.26)
+# each draw of the set are averaged, so the look hardly depends on which crops were drawn (docs/experiments.md)
 READ_CROPS = 384
 READ_MIN_DRAWS = 4
 RGB_BINS = 8  # joint RGB histogram: 8³ cells
@@ -80,13 +79,14 @@ def pixel_features(pixels: torch.Tensor) -> torch.Tensor:
 
 
 class PhotoBank:
-    """Photos (3, h, w) in one zero-padded tensor (K, 3, H, W) with their sizes (K, 2) as (height, width)."""
+    """Photos (3, h, w) in one zero-padded channels-last tensor ``pixels`` (K, H, W, 3) with their sizes (K, 2)
+    as (height, width)."""
 
     def __init__(self, photos: Sequence[torch.Tensor], device: str | torch.device = "cpu"):
         height, width = max(p.shape[1] for p in photos), max(p.shape[2] for p in photos)
-        self.pixels = torch.zeros(len(photos), 3, height, width)
+        self.pixels = torch.zeros(len(photos), height, width, 3)
         for i, photo in enumerate(photos):
-            self.pixels[i, :, : photo.shape[1], : photo.shape[2]] = photo
+            self.pixels[i, : photo.shape[1], : photo.shape[2]] = photo.permute(1, 2, 0)
         self.pixels = self.pixels.to(device)
         self.sizes = torch.tensor([p.shape[1:] for p in photos], dtype=torch.float32, device=device)
 
@@ -106,8 +106,10 @@ def crop_pixels(bank: PhotoBank, index: torch.Tensor, count: int, generator: tor
     sizes = bank.sizes[index]  # (B, 2) height, width
     crop = (sizes * (0.4 + 0.6 * uniform(len(index), 1)).sqrt()).floor().clamp_min(1.0)  # (B, 2)
     corner = (uniform(len(index), 2) * (sizes - crop + 1.0)).floor().minimum(sizes - crop)
-    at = corner.unsqueeze(1) + (uniform(len(index), count, 2) * crop.unsqueeze(1)).floor().minimum(crop.unsqueeze(1) - 1.0)
-    return bank.pixels[index.unsqueeze(1), :, at[..., 0].long(), at[..., 1].long()]  # (B, count, 3)
+    at = (corner.unsqueeze(1) + (uniform(len(index), count, 2) * crop.unsqueeze(1)).floor().minimum(crop.unsqueeze(1) - 1.0)).long()
+    _, height, width, _ = bank.pixels.shape
+    flat = (index.unsqueeze(1) * height + at[..., 0]) * width + at[..., 1]  # (B, count) rows of the flattened bank
+    return bank.pixels.reshape(-1, 3)[flat]  # (B, count, 3)
 
 
 def _photo_seed(photo: torch.Tensor, seed: int) -> int:

@@ -217,3 +217,32 @@ def test_a_hald_clut_travels_both_ways(url, client):
 
     assert back.lut.shape == (64, 64, 64, 3) and dropdown["value"] == back.name
     assert np.abs(resample_lut(back.lut, 33) - original.lut).max() < 2 / 255  # 8-bit entries
+
+
+# --- clips -----------------------------------------------------------------------------------------------------
+def test_a_clip_gets_a_preview_frame_and_renders_with_its_sound(url, tmp_path):
+    import av
+
+    from test_video import make_clip
+
+    clip = tmp_path / "holiday.mp4"
+    make_clip(clip, size=(160, 96), frames=24, fps=24, audio="aac")
+    visitor = Client(url, verbose=False)
+    gallery, (before, after) = visitor.predict([handle_file(str(clip))], "Golden hour", 100, 0, 0, api_name="/add_photos")[:2]
+    assert gallery[0]["caption"] == "▶ holiday.mp4"
+    assert Image.open(before).size == (160, 96) and Image.open(after).size == (160, 96)  # the first frame, with the look
+    status, video = visitor.predict("Golden hour", 80, 20, 20, api_name="/render_video")[:2]
+    assert "holiday.mp4" in status
+    path = video["video"] if isinstance(video, dict) else video
+    with av.open(path) as result:
+        assert result.streams.video[0].frames == 24 and len(result.streams.audio) == 1
+    with pytest.raises(AppError, match="Upload a photo first"):  # full-size saving is for photos; the clip is rendered
+        visitor.predict("Golden hour", 100, 0, 0, api_name="/download")
+
+
+def test_a_clip_that_is_not_one_is_named(url, tmp_path):
+    fake = tmp_path / "broken.mp4"
+    fake.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 500)
+    visitor = Client(url, verbose=False)
+    with pytest.raises(AppError, match="broken.mp4"):
+        visitor.predict([handle_file(str(fake))], "Golden hour", 100, 0, 0, api_name="/add_photos")

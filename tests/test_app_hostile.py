@@ -22,6 +22,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 from app_server import running_app  # noqa: E402
+from influgan.images import save_image  # noqa: E402
 from influgan.look import Look  # noqa: E402
 from test_app import value  # noqa: E402
 
@@ -81,7 +82,7 @@ def bag(tmp_path_factory) -> Path:
     photo.convert("L").save(folder / "grey.png")
     photo.save(folder / "anim.gif", save_all=True, append_images=[synthetic_photo(47, (64, 48))])
     photo.save(folder / "moving.webp", save_all=True, append_images=[synthetic_photo(47, (64, 48))])
-    photo.save(folder / "phone.heic", quality=90)
+    save_image(photo, folder / "phone.heic")  # registers pillow-heif's encoder first
     exif = Image.Exif()
     exif[0x0112] = 6
     photo.save(folder / "rotated.jpg", exif=exif.tobytes())
@@ -237,3 +238,20 @@ def test_session_folders_are_never_named_by_the_client(url, bag):
     folders = [p for p in app.sessions_root().iterdir() if p.is_dir()]
     assert folders and not any(client.session_hash in str(folder) for folder in folders)
     assert all(len(folder.name) == 32 for folder in folders)  # 128 random bits each
+
+
+def test_when_no_photo_can_be_saved_it_says_so(bag):
+    """Photos read fine when added but unreadable at save time (the disk changed under them): an error naming them,
+    not an empty zip."""
+    import gradio as gr
+
+    import app
+
+    session = app.sessions().create()
+    app.add_photos([str(bag / "ref0.png"), str(bag / "print.jpg")], None, 100, 0, 0, session)
+    for photo in session.photos:
+        photo.original.write_bytes(b"damaged since")
+    with pytest.raises(gr.Error, match=r"None of your photos could be saved: ref0.png: .*; print.jpg: "):
+        app.export_photos("Faded film", 100, 0, 0, session)
+    assert not [p for p in session.folder.rglob("*.zip")]
+    session.close()

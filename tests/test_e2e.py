@@ -104,7 +104,9 @@ def test_create_and_apply_a_look(url, browser, tmp_path):
     steps.press("Enter")
     started = time.perf_counter()
     page.locator("#train-button").click()
-    page.locator("#train-status").get_by_text("Step 10 of").wait_for()
+    page.wait_for_function(  # learning, and a step's preview (not the instant look's) is shown
+        "() => { const m = document.querySelector('#train-status').innerText.match(/Step (\\d+) of/); return m && +m[1] >= 10; }"
+    )
     source = page.locator("#train-preview img").get_attribute("src")
     first = page.locator("#train-preview").screenshot()
     page.wait_for_function(  # a later step's preview has arrived and loaded
@@ -178,14 +180,16 @@ def test_example_in_one_click(url, browser, tmp_path):
 # --- layout on a desktop and on a phone --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def many_files(tmp_path_factory):
+    """50 references and 20 photos, made from the example photos (so the screenshots show real photos)."""
     folder = tmp_path_factory.mktemp("many")
+    sources = sorted((ROOT / "examples" / "feed").glob("*.jpg")) + sorted((ROOT / "examples" / "content").glob("*.jpg"))
     refs, photos = [], []
     for index in range(50):
         refs.append(folder / f"post_{index:02d}_saved_from_a_social_app_with_a_long_name.jpg")
-        synthetic_photo(100 + index, (540, 675)).save(refs[-1], quality=80)
+        Image.open(sources[index % len(sources)]).save(refs[-1], quality=80)
     for index in range(20):
         photos.append(folder / f"IMG_{1000 + index}.jpg")
-        synthetic_photo(300 + index, (900, 675)).save(photos[-1], quality=85)
+        Image.open(sources[(index * 3) % len(sources)]).save(photos[-1], quality=85)
     return [str(p) for p in refs], [str(p) for p in photos]
 
 
@@ -291,4 +295,31 @@ def test_a_bad_upload_gives_one_message_and_keeps_the_panels(url, browser, tmp_p
     assert pills == 0, "a red Error pill covers a panel"
     page.get_by_role("tab", name="3 · Stylize").click()
     assert page.locator("#look-choice input").input_value() == chosen
+    page.context.close()
+
+
+# --- a clip on the Stylize tab ------------------------------------------------------------------------------------
+def test_a_clip_renders_plays_and_cancels(url, browser, tmp_path):
+    from test_video import make_clip
+
+    short, long = tmp_path / "short.mp4", tmp_path / "long.mp4"
+    make_clip(short, size=(160, 96), frames=24, fps=24)
+    make_clip(long, size=(640, 360), frames=600, fps=30, audio=None)  # 20 s: time to press Cancel
+    page = open_app(browser, url)
+    page.get_by_role("tab", name="3 · Stylize").click()
+    page.locator("#photo-files input[type=file]").set_input_files([str(short)])
+    page.locator("#render-button").wait_for()  # the clip's controls appear with a clip
+    page.locator("#comparison img").first.wait_for()
+    page.locator("#render-button").click()
+    page.wait_for_function("() => { const v = document.querySelector('#video-output video'); return v && v.readyState >= 2; }")
+    assert abs(page.evaluate("document.querySelector('#video-output video').duration") - 1.0) < 0.1
+
+    page.locator("#photo-files input[type=file]").set_input_files([str(long)])
+    page.wait_for_function("() => document.querySelectorAll('#photo-gallery img').length >= 2")
+    page.locator("#render-button").click()
+    page.locator("#video-status").get_by_text("Frame", exact=False).wait_for()
+    page.locator("#cancel-render-button").click()
+    page.locator("#video-status").get_by_text("Cancelled", exact=False).wait_for()
+    page.wait_for_timeout(2000)
+    assert "Cancelled" in page.locator("#video-status").inner_text()  # no late result overwrote it
     page.context.close()

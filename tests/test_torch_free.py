@@ -57,3 +57,26 @@ def test_training_entry_points_load_on_first_use():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True", "influgan.finetune", "influgan.prior", "True"]
+
+
+def test_the_app_serves_stylize_without_torch(tmp_path):
+    """Importing the app and using the Stylize tab (photos, preview, full size, look files) never imports torch:
+    only learning a look does."""
+    code = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+import app
+from influgan.images import save_image
+from PIL import Image
+photo = {str(tmp_path / "photo.jpg")!r}
+Image.new("RGB", (300, 200), (120, 90, 60)).save(photo)
+session = app.sessions().create()
+app.add_photos([photo], "Faded film", 100, 30, 30, session)
+app.render_preview("Faded film", 80, 30, 30, session)
+app.export_photos("Faded film", 80, 30, 30, session)
+app.download_look("Faded film", 80, session)
+print(sorted(m for m in sys.modules if m.split(".")[0] == "torch"))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr[-800:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
