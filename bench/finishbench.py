@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from influgan import Finish, FinetuneSettings, Look, finetune, load_cube  # noqa: E402
+from influgan.finish_estimate import GRAIN_VISIBLE  # noqa: E402
 from influgan.images import find_images  # noqa: E402
 
 from feedbench import REFERENCES, TESTS, apply_float, ciede2000, load_photo, to8  # noqa: E402
@@ -47,7 +48,6 @@ GRAIN_CELLS = {"none": None, "fine": (0.0015, 0.0025), "coarse": (0.004, 0.007)}
 GRAIN_AMOUNT = (2.5, 6.0)  # L* RMS at mid-grey, for fine and coarse grain
 VIGNETTE_CELLS = {"none": None, "mild": (0.12, 0.25), "strong": (0.35, 0.6)}
 VIGNETTE_RADIUS = (0.35, 0.7)
-GRAIN_VISIBLE = 1.0  # L* RMS at mid-grey: below this, grain is not visible (see the module's report in docs/experiments.md)
 VIGNETTE_NONE = 0.03
 
 
@@ -167,7 +167,7 @@ def main() -> None:
                      f"vignette {truth.vignette_amount:.2f} → {learned.vignette_amount:.2f}\n"
                      f"radius {truth.vignette_radius:.2f} → {learned.vignette_radius:.2f}\ncolour ΔE {error:.2f}")
             sheet.append(sheet_row(paths[0], content[0], look, label))
-        rows.append((cube.stem, cell, truth, learned, error, seconds))
+        rows.append((cube.stem, cell, truth, learned, error, seconds, look))
         print(f"{cube.stem:26s} {cell[0]:>6s} {cell[1]:>6s} | {truth.grain_amount:5.2f}→{learned.grain_amount:5.2f} "
               f"{truth.grain_size:.4f}→{learned.grain_size:.4f} | {truth.vignette_amount:5.2f}→{learned.vignette_amount:5.2f} "
               f"{truth.vignette_radius:5.2f}→{learned.vignette_radius:5.2f} | {error:5.2f} {seconds:5.1f}", flush=True)
@@ -182,10 +182,10 @@ def main() -> None:
 
 
 def summary(rows) -> None:
-    grainy = [(t, l) for _, _, t, l, _, _ in rows if t.grain_amount > 0]
-    plain = [(t, l) for _, _, t, l, _, _ in rows if t.grain_amount == 0]
-    vignetted = [(t, l) for _, _, t, l, _, _ in rows if t.vignette_amount != 0]
-    unvignetted = [(t, l) for _, _, t, l, _, _ in rows if t.vignette_amount == 0]
+    grainy = [(t, l) for _, _, t, l, _, _, _ in rows if t.grain_amount > 0]
+    plain = [(t, l) for _, _, t, l, _, _, _ in rows if t.grain_amount == 0]
+    vignetted = [(t, l) for _, _, t, l, _, _, _ in rows if t.vignette_amount != 0]
+    unvignetted = [(t, l) for _, _, t, l, _, _, _ in rows if t.vignette_amount == 0]
     print("-" * 110)
     if grainy:
         ratios = np.array([l.grain_amount / t.grain_amount for t, l in grainy])
@@ -195,8 +195,9 @@ def summary(rows) -> None:
               f"off by 2× or more: {off} of {len(grainy)} (target 0)")
         print(f"grain size, feeds with grain: median |error| {np.median(sizes) * 100:.0f} % (target ≤ 30 %)")
     if plain:
+        raw = [look.metadata.get("finish_reading", {}).get("grain_read", l.grain_amount) for _, _, t, l, _, _, look in rows if t.grain_amount == 0]
         print(f"grain learned on feeds without grain: max {max(l.grain_amount for _, l in plain):.2f} L* "
-              f"(target < {GRAIN_VISIBLE:g}, visibility)")
+              f"(target < {GRAIN_VISIBLE:g}, visibility; read before that floor: max {max(raw):.2f})")
     if vignetted:
         errors = [abs(l.vignette_amount - t.vignette_amount) for t, l in vignetted]
         print(f"vignette amount, feeds with a vignette: median |error| {np.median(errors):.3f} (target ≤ 0.05), max {max(errors):.3f}")

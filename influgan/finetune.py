@@ -280,7 +280,8 @@ def finetune_steps(
                 "content_photos": len(content),
                 "anchor_weight": round(anchor_weight, 4) if anchor is not None else 0.0,
                 **({"finish_reading": {"vignette_error": round(min(reading.vignette_error, 9.0), 4), "grain_energy": round(reading.grain_energy, 3),
-                                       "tiles": reading.tiles, "jpeg_modelled": reading.jpeg_modelled}} if reading is not None else {}),
+                                       "tiles": reading.tiles, "jpeg_modelled": reading.jpeg_modelled,
+                                       "grain_read": round(reading.grain_read, 3), "too_small": reading.too_small}} if reading is not None else {}),
                 "settings": asdict(settings),
                 "seconds": round(report.elapsed, 2),
             }

@@ -43,6 +43,12 @@ GRAIN_QUANTILE = 25.0  # percentile of the tiles' tone-scaled noise energies
 BLOCK = 8  # block size of the vignette's luma map (JPEG's: block means survive compression)
 SLOPE_STEP = 2  # blocks each side in the slope's central difference
 RADIAL_BINS = 16  # bands of ρ in 0..1
+# grain below this RMS of L* at mid-grey is not visible (about one JND, on the finest scale); ordinary photos' own
+# noise and fine detail read as 0.4–0.8 at 1080 px (bench/finishbench.py), so a reading below it is no grain
+GRAIN_VISIBLE = 1.0
+# references whose median shorter side is below this (thumbnails: 512 px photos read as 1–4 L* of "grain" and
+# vignettes to 0.15 from scene detail alone, docs/experiments.md) show too little to read a finish from: none is
+MIN_TEXTURE_SIDE = 400
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _UNIT_TONE = grain_tone_table(1.0, Finish.grain_luma)  # (256,) code values of grain per L* of amount, by tone
 _GRAIN_SIZES = np.exp(np.linspace(math.log(0.0006), math.log(0.01), 9))  # candidate grain_size (fraction of short side)
@@ -72,6 +78,8 @@ class FinishReading:
     grain_energy: float  # the feed's tone-scaled noise energy in flat tiles (code values², summed over bands)
     tiles: int  # flat tiles read
     jpeg_modelled: bool  # whether the references' JPEG quantisation was known and simulated
+    grain_read: float = 0.0  # the grain amount read, before amounts under GRAIN_VISIBLE count as none
+    too_small: bool = False  # the references were too small to read (MIN_TEXTURE_SIDE): no finish
 
 
 # --- reading one reference ------------------------------------------------------------------------------------
@@ -378,16 +386,20 @@ def estimate_grain(textures: Sequence[ReferenceTexture], vignette: tuple[float, 
 
 
 def estimate_finish(textures: Sequence[ReferenceTexture]) -> FinishReading:
-    """The feed's vignette, then its grain under that vignette (``read_texture`` for each reference)."""
+    """The feed's vignette, then its grain under that vignette (``read_texture`` for each reference); no finish
+    from references too small to show one (``MIN_TEXTURE_SIDE``), no grain below ``GRAIN_VISIBLE``."""
+    jpeg = any(t.qtable for t in textures)
+    if not textures or float(np.median([t.short_side for t in textures])) < MIN_TEXTURE_SIDE:
+        return FinishReading(Finish(), 0.0, 0.0, 0, jpeg, too_small=True)
     amount, radius, error = estimate_vignette(textures)
     grain, size, energy = estimate_grain(textures, (amount, radius))
     finish = Finish(
-        grain_amount=min(grain, Finish.RANGES["grain_amount"][1]),
+        grain_amount=min(grain, Finish.RANGES["grain_amount"][1]) if grain >= GRAIN_VISIBLE else 0.0,
         grain_size=size,
         vignette_amount=amount,
         vignette_radius=radius,
     )
-    return FinishReading(finish, error, energy, sum(len(t.tiles) for t in textures), any(t.qtable for t in textures))
+    return FinishReading(finish, error, energy, sum(len(t.tiles) for t in textures), jpeg, grain_read=float(grain))
 
 
 def remove_vignette(image: Image.Image, amount: float, radius: float) -> Image.Image:

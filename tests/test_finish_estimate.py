@@ -67,7 +67,23 @@ def test_a_vignette_towards_white_is_read_as_negative():
 
 def test_a_plain_feed_reads_no_finish():
     learned = read(Finish())
-    assert learned.grain_amount < 0.5 and learned.vignette_amount == 0.0
+    assert learned.grain_amount == 0.0 and learned.vignette_amount == 0.0
+
+
+def test_grain_below_visibility_is_none_but_its_reading_is_kept():
+    reading = estimate_finish([read_texture(image) for image in jpeg_feed(Finish(grain_amount=0.6, grain_size=0.004))])
+    assert 0.0 < reading.grain_read < finish_estimate.GRAIN_VISIBLE and reading.finish.grain_amount == 0.0
+
+
+def test_thumbnails_are_too_small_to_read_a_finish_from():
+    finish = Finish(grain_amount=5.0, grain_size=0.004, vignette_amount=0.4)
+    images = []
+    for index in range(6):
+        buffer = io.BytesIO()
+        Look(finish=finish).apply(scene(index, (450, 300)), seed=index).save(buffer, "JPEG", quality=80)
+        images.append(Image.open(io.BytesIO(buffer.getvalue())))
+    reading = estimate_finish([read_texture(image) for image in images])
+    assert reading.too_small and reading.finish == Finish()
 
 
 def test_without_jpeg_tables_the_grain_is_read_as_pixels_show_it():
