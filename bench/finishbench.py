@@ -162,10 +162,10 @@ def main() -> None:
             error = colour_error(look, inputs, truths)
             learned = look.finish
             label = (f"{cube.stem}\ngrain {cell[0]}, vignette {cell[1]}\n"
-                     f"amount {truth.grain_amount:.2f} → {learned.grain_amount:.2f}\n"
-                     f"size {truth.grain_size:.4f} → {learned.grain_size:.4f}\n"
-                     f"vignette {truth.vignette_amount:.2f} → {learned.vignette_amount:.2f}\n"
-                     f"radius {truth.vignette_radius:.2f} → {learned.vignette_radius:.2f}\ncolour ΔE {error:.2f}")
+                     f"amount {truth.grain_amount:.2f} -> {learned.grain_amount:.2f}\n"
+                     f"size {truth.grain_size:.4f} -> {learned.grain_size:.4f}\n"
+                     f"vignette {truth.vignette_amount:.2f} -> {learned.vignette_amount:.2f}\n"
+                     f"radius {truth.vignette_radius:.2f} -> {learned.vignette_radius:.2f}\ncolour dE {error:.2f}")
             sheet.append(sheet_row(paths[0], content[0], look, label))
         rows.append((cube.stem, cell, truth, learned, error, seconds, look))
         print(f"{cube.stem:26s} {cell[0]:>6s} {cell[1]:>6s} | {truth.grain_amount:5.2f}→{learned.grain_amount:5.2f} "
