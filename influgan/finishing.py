@@ -314,6 +314,8 @@ class Finisher:
             peak = max(float(tone.max()), 1e-12)
             self.tone_levels = np.round(tone / peak * 255.0).astype(np.uint8).tolist()
             self.column_gain = (column_gain * np.float32(peak / 255.0)).astype(np.float32)
+            # the largest grain a pixel can get, in code values: within ±127 the sum needs no clipping
+            self.clip = 128.0 * float(self.column_gain.max()) * float(self.row_gain.max()) * max(self.tone_levels) > 127.0
         if finish.vignette_amount:
             self.vignette = _vignette_map(self.height, self.width, finish.vignette_amount, finish.vignette_radius)
             self.colour = (0, 0, 0) if finish.vignette_amount > 0 else (255, 255, 255)
@@ -331,7 +333,8 @@ class Finisher:
             delta *= self.row_gain[first:end, None]
             delta *= np.asarray(strip.convert("L").point(self.tone_levels))  # by the tone of each pixel (Rec. 601 luma)
             delta += 128.5
-            np.clip(delta, 0.0, 255.0, out=delta)
+            if self.clip:
+                np.clip(delta, 0.0, 255.0, out=delta)
             grain = Image.fromarray(delta.astype(np.uint8), "L")  # 128 + grain in code values, rounded
             strip = ImageChops.add(strip, Image.merge("RGB", (grain, grain, grain)), 1.0, -128)  # the same Δ in R', G', B'
         elif self.finish.vignette_amount:
