@@ -10,8 +10,6 @@ downscaled. The same seed gives the same grain. Photos are processed in strips, 
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 
