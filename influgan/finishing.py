@@ -334,7 +334,7 @@ class Finisher:
             if self.clip:
                 np.clip(delta, 0.0, 255.0, out=delta)
             grain = Image.fromarray(delta.astype(np.uint8), "L")  # 128 + grain in code values, rounded
-            strip = ImageChops.add(strip, Image.merge("RGB", (grain, grain, grain)), 1.0, -128)  # the same Δ in R', G', B'
+            strip = ImageChops.add(strip, grain.convert("RGB"), 1.0, -128)  # the same Δ in R', G', B'
         elif self.finish.vignette_amount:
             strip = strip.copy()  # the caller's strip is never changed
         if self.finish.vignette_amount:
