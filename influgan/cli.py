@@ -180,7 +180,7 @@ def _add_finetune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="look file to write (.look)")
     p.add_argument("--steps", type=int, default=FinetuneSettings.steps, help="optimisation steps (default %(default)s)")
     p.add_argument("--seed", type=int, default=FinetuneSettings.seed, help="random seed (default %(default)s)")
-    p.add_argument("--adversary", choices=ADVERSARIES, default=FinetuneSettings.adversary, help="adversarial term (default %(default)s)")
+    p.add_argument("--adversary", choices=ADVERSARIES, default=FinetuneSettings.adversary, help="none: grain and vignette read from the feed directly; texture: learned by texture discriminators (default %(default)s)")
     p.add_argument("--start", choices=STARTS, default=FinetuneSettings.start_from, help="start from the look prior's instant look or from identity (default %(default)s)")
     p.add_argument("--name", help="name of the look (default: the output file's stem)")
 

@@ -1,4 +1,4 @@
-"""The GAN fine-tune: learn a look from a feed of reference photos, on small thumbnails, in seconds on a CPU.
+"""The fine-tune: learn a look from a feed of reference photos, on small thumbnails, in seconds on a CPU.
 
 The generator (a LUT) starts from the look prior's instant look (``prior.py``) and maps plain content photos
 toward the references. Its signals:
@@ -9,12 +9,10 @@ toward the references. Its signals:
   weighted by how well that look already explains the references (``anchor_trust``): a start that matches them
   to within their own scene-to-scene noise keeps its pull; one that leaves a gap far beyond it (a look unlike
   any the prior learned) lets the references move the look far;
-- adversarial (``adversary``): "feed", a discriminator (patches at two scales + colour statistics) tells
-  generated thumbnails from the references; "natural", an inverse look L⁻¹ un-styles the references into what
-  the pre-trained naturalness discriminator (``naturalness.py``) takes for ordinary photos, tied to the look by
-  a cycle loss; "both";
 - regularity: LUT smoothness, monotone luminance, entries within 0..1.
-Augmentation is geometric only (crops, flips, scale): colours are never altered.
+Finishing (grain, vignette) is read from the references at their own size before the colour is learned
+(``finish_estimate``), and their colours are read with the vignette undone; with ``adversary="texture"`` it is
+learned instead by discriminators on texture (``texture_adversary``), step by step beside the colour.
 """
 from __future__ import annotations
 
@@ -23,29 +21,23 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Sequence
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from .images import MAX_REFERENCES, MIN_REFERENCES, check_training_size, image_to_tensor, load_image, load_training_image, thumbnail
 from .look import Look
-from .losses import (
-    hinge_discriminator_loss,
-    hinge_generator_loss,
-    lut_monotonicity,
-    lut_range,
-    lut_smoothness,
-    rgb_to_lab,
-    sliced_wasserstein,
-)
+from .losses import lut_monotonicity, lut_range, lut_smoothness, rgb_to_lab, sliced_wasserstein
 from .lut_torch import apply_lut_colours
 from .natural import load_histogram, sample_colours
-from .naturalness import load_naturalness
-from .networks import Discriminator, LookGenerator
+from .networks import LookGenerator
+from .texture_adversary import FinishAdversary
+from .finish_estimate import estimate_finish, read_texture, remove_vignette
+from .finishing import Finish
 from .prior import READ_SIZE, LookPrior, load_prior
 from .weights import WEIGHTS_DIR
 
-ADVERSARIES = ("none", "feed", "natural", "both")
+ADVERSARIES = ("none", "texture")
 STARTS = ("prior", "identity")
 NOISE_SHARE = 0.35  # scales the references' half-against-half distance to the scene noise of the fine-tune's colour loss
 # the most the anchor weight is multiplied by, for a start that explains the references (4-fold, 3 seeds, worst look
@@ -61,28 +53,22 @@ class FinetuneCancelled(Exception):
 class FinetuneSettings:
     """Settings of the fine-tune; the defaults are what the CLI and the app use."""
 
-    steps: int = 200  # optimisation steps (each: one discriminator and one generator update)
-    seed: int = 0  # everything random (crops, flips, colour samples, projections) follows this seed
+    steps: int = 200  # optimisation steps
+    seed: int = 0  # everything random (colour samples, projections, the texture discriminators) follows this seed
     thumb_size: int = 128  # longer side of the training thumbnails, in pixels
-    crop_size: int = 64  # side of the square crops the discriminator sees
-    batch_size: int = 4  # crops per step, for references and for content alike
     colour_samples: int = 4096  # colours per step in the colour-distribution loss
     natural_share: float = 0.7  # share of content colours drawn from the natural-photo pool
-    # "none": colour losses only; "feed": plus the per-feed discriminator; "natural": plus an inverse look that
-    # must un-style the references into what the naturalness discriminator takes for ordinary photos; "both".
-    # Default "none": on the feed benchmark neither adversary changed the error by more than ~0.1 ΔE (see
-    # weights/README.md), at 2–3× the time.
+    learn_finish: bool = True  # learn the feed's grain and vignette (False: the look is colour only)
+    # "none": finishing read from the references directly (finish_estimate); "texture": learned by discriminators on
+    # texture against the content photos (texture_adversary). The colour discriminators of earlier stops are gone
+    # (no gain; docs/experiments.md). Default "none": on bench/finishbench.py the direct reading is the better.
     adversary: str = "none"
-    adversarial_weight: float = 0.05
-    natural_weight: float = 0.1  # weight of fooling the naturalness discriminator
-    cycle_weight: float = 1.0  # weight of L(L⁻¹(x)) ≈ x and L⁻¹(L(x)) ≈ x
     start_from: str = "prior"  # "prior": the look prior's instant look (identity when none is shipped); "identity"
     anchor_weight: float = 0.5  # pull toward the starting look (prior's or caller's; never identity); 0.5: see weights/README.md
     adaptive_anchor: bool = True  # multiply anchor_weight by anchor_trust (0..TRUST_CAP); False: a fixed pull
     smoothness_weight: float = 0.5
     monotonicity_weight: float = 1.0
     generator_lr: float = 0.01
-    discriminator_lr: float = 0.002
 
     def __post_init__(self) -> None:
         if self.adversary not in ADVERSARIES:
@@ -127,28 +113,15 @@ def _load_images(images: Sequence[ImageSource], size: int) -> list[Image.Image]:
     return out
 
 
+def _short_side(image: Image.Image, side: int) -> Image.Image:
+    """The image scaled so that its shorter side is ``side`` pixels (Lanczos)."""
+    scale = side / min(image.size)
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.LANCZOS)
+
+
 def _thumbnails(images: Sequence[Image.Image], size: int) -> list[torch.Tensor]:
     """Images shrunk to ``size`` on the longer side: list of (3, h, w) in 0..1."""
     return [image_to_tensor(thumbnail(image, size)) for image in images]
-
-
-def _random_crops(thumbs: list[torch.Tensor], count: int, size: int, generator: torch.Generator) -> torch.Tensor:
-    """Geometric augmentation only: random image, scale, crop and horizontal flip → (count, 3, size, size)."""
-    crops = []
-    for _ in range(count):
-        image = thumbs[int(torch.randint(len(thumbs), (1,), generator=generator))]
-        _, height, width = image.shape
-        side = min(height, width)
-        scale = 0.6 + 0.4 * float(torch.rand((), generator=generator))
-        crop = max(8, int(side * scale))
-        top = int(torch.randint(height - crop + 1, (1,), generator=generator))
-        left = int(torch.randint(width - crop + 1, (1,), generator=generator))
-        patch = image[:, top : top + crop, left : left + crop].unsqueeze(0)
-        patch = F.interpolate(patch, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        if float(torch.rand((), generator=generator)) < 0.5:
-            patch = patch.flip(-1)
-        crops.append(patch)
-    return torch.cat(crops).clamp(0.0, 1.0)
 
 
 def _pixels(thumbs: list[torch.Tensor]) -> torch.Tensor:
@@ -209,28 +182,6 @@ def anchor_trust(start_lut: torch.Tensor, ref_thumbs: list[torch.Tensor], colour
     return min(TRUST_CAP, (noise / excess) ** 2)
 
 
-def _inversion_losses(lut, inverse: LookGenerator, naturalness, ref_flat, colours, generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """The un-styled feed must look ordinary, and L, L⁻¹ must undo each other.
-
-    natural: L⁻¹(each reference) scored by the naturalness discriminator (softplus(-logit), low when fooled);
-    cycle: L(L⁻¹(r)) ≈ r on reference pixels and L⁻¹(L(x)) ≈ x on content colours, in squared ΔE / 100; plus
-    the inverse LUT's own regularity.
-    """
-    inverse_lut = inverse.lut()
-    sets = torch.stack([_sample(flat, 1024, generator) for flat in ref_flat])  # (n, 1024, 3)
-    unstyled = apply_lut_colours(sets.reshape(-1, 3), inverse_lut).clamp(0.0, 1.0)  # (n·1024, 3)
-    natural = F.softplus(-naturalness(unstyled.reshape(sets.shape))).mean()
-    restyled = apply_lut_colours(unstyled, lut)
-    returned = apply_lut_colours(apply_lut_colours(colours, lut).clamp(0.0, 1.0), inverse_lut)
-
-    def squared_delta_e(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return (rgb_to_lab(a) - rgb_to_lab(b)).pow(2).sum(-1).mean() / 100.0
-
-    cycle = squared_delta_e(restyled, sets.reshape(-1, 3)) + squared_delta_e(returned, colours)
-    cycle = cycle + 0.5 * lut_smoothness(inverse_lut) + 10.0 * lut_range(inverse_lut)
-    return natural, cycle
-
-
 def finetune_steps(
     references: Sequence[ImageSource],
     content: Sequence[ImageSource] | None = None,
@@ -257,6 +208,19 @@ def finetune_steps(
     torch.manual_seed(settings.seed)  # network initialisation
 
     ref_images = _load_images(references, max(settings.thumb_size, READ_SIZE))  # the prior reads them at READ_SIZE
+    finish, reading, adversary = Finish(), None, None
+    if settings.learn_finish:
+        textures = [read_texture(reference) for reference in references]  # at their own size (≤ 1600 px), one at a time
+        if settings.adversary == "texture":
+            short = int(np.median([t.short_side for t in textures]))
+            content_textures = [read_texture(_short_side(image, short)) for image in _load_images(content, 2 * short)]
+            adversary = FinishAdversary(textures, content_textures, torch.Generator().manual_seed(settings.seed + 1))
+        else:
+            reading = estimate_finish(textures)
+            finish = reading.finish
+        del textures
+    if finish.vignette_amount:  # the references' colours as they were before the vignette
+        ref_images = [remove_vignette(image, finish.vignette_amount, finish.vignette_radius) for image in ref_images]
     ref_thumbs = _thumbnails(ref_images, settings.thumb_size)
     content_thumbs = _thumbnails(_load_images(content, settings.thumb_size), settings.thumb_size)
     ref_lab = rgb_to_lab(_pixels(ref_thumbs)) / 100.0  # (N_r, 3)
@@ -266,7 +230,7 @@ def finetune_steps(
     if start is None and settings.start_from == "prior":
         prior = prior or load_prior()
         start = prior.predict(ref_images) if prior is not None else None
-    look_generator = LookGenerator(torch.from_numpy(start.lut) if start is not None else None)
+    look_generator = LookGenerator(torch.from_numpy(start.lut) if start is not None else None, finish=finish)
     # pulled toward the starting look (the prior's, or the caller's) where the references say little; not toward identity
     anchor = look_generator.lut().detach() if start is not None and settings.anchor_weight else None  # (33, 33, 33, 3)
     trust = 1.0
@@ -275,35 +239,10 @@ def finetune_steps(
         noise = scene_noise(ref_thumbs, trial)
         trust = anchor_trust(anchor, ref_thumbs, _content_colours(content_pixels, histogram, 8192, settings.natural_share, trial), noise, trial)
     anchor_weight = settings.anchor_weight * trust
-    discriminator = Discriminator() if settings.adversary in ("feed", "both") else None
-    naturalness = inverse = None
-    if settings.adversary in ("natural", "both"):
-        naturalness = load_naturalness()
-        if naturalness is None:
-            raise ValueError(f"--adversary {settings.adversary} needs weights/naturalness.safetensors (python -m influgan.pretrain --model naturalness)")
-        naturalness.requires_grad_(False)
-        inverse = LookGenerator()  # L⁻¹: un-styles the references
-    ref_flat = [t.reshape(3, -1).T for t in ref_thumbs]  # per reference (h·w, 3)
-    trained = list(look_generator.parameters()) + (list(inverse.parameters()) if inverse is not None else [])
-    g_optimizer = torch.optim.Adam(trained, lr=settings.generator_lr, betas=(0.9, 0.99))
-    d_optimizer = (
-        torch.optim.Adam(discriminator.parameters(), lr=settings.discriminator_lr, betas=(0.5, 0.99)) if discriminator else None
-    )
+    g_optimizer = torch.optim.Adam(look_generator.parameters(), lr=settings.generator_lr, betas=(0.9, 0.99))
 
     for step in range(1, settings.steps + 1):
         losses: dict[str, float] = {}
-
-        fake_crops = real_crops = None
-        if discriminator is not None:
-            content_crops = _random_crops(content_thumbs, settings.batch_size, settings.crop_size, generator)
-            real_crops = _random_crops(ref_thumbs, settings.batch_size, settings.crop_size, generator)
-            with torch.no_grad():
-                fake_crops = look_generator(content_crops)
-            d_loss = hinge_discriminator_loss(discriminator(real_crops), discriminator(fake_crops))
-            d_optimizer.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_optimizer.step()
-            losses["discriminator"] = float(d_loss.detach())
 
         lut = look_generator.lut()
         colours = _content_colours(content_pixels, histogram, settings.colour_samples, settings.natural_share, generator)
@@ -322,24 +261,15 @@ def finetune_steps(
             + 10.0 * lut_range(lut)
         )
         g_loss = colour_loss + regularity
-        if inverse is not None:
-            natural_loss, cycle_loss = _inversion_losses(lut, inverse, naturalness, ref_flat, colours, generator)
-            g_loss = g_loss + settings.natural_weight * natural_loss + settings.cycle_weight * cycle_loss
-            losses["natural"], losses["cycle"] = float(natural_loss.detach()), float(cycle_loss.detach())
         losses["colour"] = float(colour_loss.detach())
         losses["regularity"] = float(regularity.detach())
-        if discriminator is not None:
-            for parameter in discriminator.parameters():
-                parameter.requires_grad_(False)
-            adversarial = hinge_generator_loss(discriminator(look_generator(content_crops)))
-            for parameter in discriminator.parameters():
-                parameter.requires_grad_(True)
-            g_loss = g_loss + settings.adversarial_weight * adversarial
-            losses["adversarial"] = float(adversarial.detach())
         g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
         g_optimizer.step()
         losses["total"] = float(g_loss.detach())
+        if adversary is not None:
+            losses.update(adversary.step())
+            look_generator.finish = adversary.finish()
 
         report = StepReport(step, settings.steps, losses, time.perf_counter() - started, look_generator)
         if step == settings.steps:
@@ -348,6 +278,9 @@ def finetune_steps(
                 "started_from": "prior" if start is not None and start.metadata.get("source") == "prior" else "look" if start else "identity",
                 "content_photos": len(content),
                 "anchor_weight": round(anchor_weight, 4) if anchor is not None else 0.0,
+                **({"finish_reading": {"vignette_error": round(min(reading.vignette_error, 9.0), 4), "grain_energy": round(reading.grain_energy, 3),
+                                       "tiles": reading.tiles, "jpeg_modelled": reading.jpeg_modelled,
+                                       "grain_read": round(reading.grain_read, 3), "too_small": reading.too_small}} if reading is not None else {}),
                 "settings": asdict(settings),
                 "seconds": round(report.elapsed, 2),
             }

@@ -6,14 +6,10 @@ mid-grey (L* 50), seen at the grain's own scale; its size is a fraction of the i
 gets the grain averaged over its own area, so a 1024 px preview shows what the full-size render shows when
 downscaled. The same seed gives the same grain. Photos are processed in strips, a few at a time in threads
 (numpy and most of Pillow release the GIL); every finish at amount 0 is exactly the identity.
-
-The differentiable twin used in training is ``influgan.texture``; it shares the response tables and noise here.
 """
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 
@@ -309,8 +305,15 @@ class Finisher:
         self.active = bool(finish.grain_amount or finish.vignette_amount)
         if finish.grain_amount:
             self.cells = grain_cells(self.height, self.width, finish.grain_size, seed)
-            self.column_gain, self.row_gain = _grain_gains(self.height, self.width, finish.grain_size, self.cells)
-            self.tone = grain_tone_table(finish.grain_amount, finish.grain_luma)
+            column_gain, self.row_gain = _grain_gains(self.height, self.width, finish.grain_size, self.cells)
+            tone = grain_tone_table(finish.grain_amount, finish.grain_luma)
+            # the tone table as 8-bit levels of its peak (Pillow maps luma through it in one pass); the peak goes
+            # into the column gain, so a pixel's grain is (level − 128) · column gain · row gain · tone level
+            peak = max(float(tone.max()), 1e-12)
+            self.tone_levels = np.round(tone / peak * 255.0).astype(np.uint8).tolist()
+            self.column_gain = (column_gain * np.float32(peak / 255.0)).astype(np.float32)
+            # the largest grain a pixel can get, in code values: within ±127 the sum needs no clipping
+            self.clip = 128.0 * float(self.column_gain.max()) * float(self.row_gain.max()) * max(self.tone_levels) > 127.0
         if finish.vignette_amount:
             self.vignette = _vignette_map(self.height, self.width, finish.vignette_amount, finish.vignette_radius)
             self.colour = (0, 0, 0) if finish.vignette_amount > 0 else (255, 255, 255)
@@ -322,16 +325,18 @@ class Finisher:
             return strip
         end = first + strip.height
         if self.finish.grain_amount:
-            delta = _CENTRED_LEVELS[_grain_levels(self.height, self.width, self.cells, first, end)]  # (rows, W)
+            levels = _grain_levels(self.height, self.width, self.cells, first, end)  # (rows, W) uint8 around 128
+            delta = np.subtract(levels, np.float32(128.0), dtype=np.float32)
             delta *= self.column_gain
             delta *= self.row_gain[first:end, None]
-            delta *= self.tone[np.asarray(strip.convert("L"))]  # by the tone of each pixel (Rec. 601 luma)
+            delta *= np.asarray(strip.convert("L").point(self.tone_levels))  # by the tone of each pixel (Rec. 601 luma)
             delta += 128.5
-            np.clip(delta, 0.0, 255.0, out=delta)
+            if self.clip:
+                np.clip(delta, 0.0, 255.0, out=delta)
             grain = Image.fromarray(delta.astype(np.uint8), "L")  # 128 + grain in code values, rounded
-            strip = ImageChops.add(strip, Image.merge("RGB", (grain, grain, grain)), 1.0, -128)  # the same Δ in R', G', B'
+            strip = ImageChops.add(strip, grain.convert("RGB"), 1.0, -128)  # the same Δ in R', G', B'
         elif self.finish.vignette_amount:
-            strip = strip.copy()
+            strip = strip.copy()  # the caller's strip is never changed
         if self.finish.vignette_amount:
             top, bottom = _map_box(first, end, self.height, self.vignette.height)
             for left, right in _vignette_columns(self.height, self.width, self.finish.vignette_radius, first, end):

@@ -1,4 +1,4 @@
-"""Losses of the fine-tune: colour distribution (sliced Wasserstein in CIELAB), LUT regularity, hinge GAN."""
+"""Losses of the fine-tune: colour distribution (sliced Wasserstein in CIELAB), LUT regularity."""
 from __future__ import annotations
 
 import torch
@@ -77,12 +77,3 @@ def lut_range(lut: torch.Tensor) -> torch.Tensor:
     """Penalty on LUT entries outside 0..1 (training leaves the LUT unclamped so gradients never vanish)."""
     return (F.relu(lut - 1.0) ** 2 + F.relu(-lut) ** 2).mean()
 
-
-def hinge_discriminator_loss(real_logits: list[torch.Tensor], fake_logits: list[torch.Tensor]) -> torch.Tensor:
-    """Hinge loss for the discriminator, summed over its heads."""
-    return sum(F.relu(1.0 - r).mean() + F.relu(1.0 + f).mean() for r, f in zip(real_logits, fake_logits))
-
-
-def hinge_generator_loss(fake_logits: list[torch.Tensor]) -> torch.Tensor:
-    """Hinge loss for the generator, summed over the discriminator's heads."""
-    return sum(-f.mean() for f in fake_logits)

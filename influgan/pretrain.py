@@ -1,5 +1,4 @@
-"""Pre-training on synthetic tasks: the look prior (photos under a random look → the look) and the naturalness
-discriminator (ordinary photos vs the same under random looks).
+"""Pre-training on synthetic tasks: the look prior (photos under a random look → the look).
 
 Each task draws 3–24 reference photos and 4 held-out photos of the same collection, varies the scenes (random
 crops and exposure; the features do not see position, so flips would change nothing), picks a random look —
@@ -17,7 +16,6 @@ looks are drawn on the CPU, in ``--workers`` background processes when asked, so
     python -m influgan.pretrain --photos ../shared/data/photos --looks ../shared/data/looks   # ~23 min on 2 CPU cores
     python -m influgan.pretrain --photos ../shared/data/photos --looks ../shared/data/looks --steps 1900 \
         --tasks 256 --repeats 4 --threads 1 --device cuda --workers 2      # the shipped prior (weights/README.md)
-    python -m influgan.pretrain --model naturalness --photos ../shared/data/photos --steps 2000 --seed 0
 
 Seeded and reproducible for a given device, thread count and worker count; ``--exclude`` and ``--fold`` leave
 looks out (for honest evaluation).
@@ -46,7 +44,6 @@ from .images import find_images, load_image, thumbnail
 from .losses import rgb_to_lab
 from .lut_torch import apply_lut_colours, blend_lut, identity_lut, resample_lut
 from .lut import pillow_lut
-from .naturalness import NATURALNESS_FILE, NaturalnessDiscriminator
 from .prior import FEATURE_PIXELS, PRIOR_FILE, READ_SIZE, LookPrior, PhotoBank, crop_pixels, pixel_features, reading_size
 from .procedural import build_lut, hue_rotation_matrix, random_recipe
 from .weights import WEIGHTS_DIR
@@ -438,39 +435,6 @@ def train(
     return prior.cpu().eval()
 
 
-def train_naturalness(
-    photos: list[torch.Tensor], cubes: list[torch.Tensor], steps: int, seed: int = 0, batch: int = 32, log_every: int = 100
-) -> NaturalnessDiscriminator:
-    """Train the naturalness discriminator: crops of ordinary photos (at random exposures) against crops under
-    random looks at random strengths (logistic loss)."""
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    bank = PhotoBank(photos)
-    model = NaturalnessDiscriminator()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.5, 0.99))
-    started, running, correct = time.perf_counter(), 0.0, 0.0
-    for step in range(1, steps + 1):
-        pixels = scene_pixels(bank, torch.randint(len(bank), (2 * batch,), generator=generator), 1024, generator)  # (2B, P, 3)
-        looks = torch.stack([
-            resample_lut(blend_lut(sample_look(generator, cubes, 0.5), _uniform(generator, 0.3, 1.0)), LOOK_SIZE) for _ in range(batch)
-        ])
-        pixels = torch.cat([pixels[:batch], apply_lut_colours(pixels[batch:], looks)])
-        pixels = (pixels * 255.0).round() / 255.0
-        labels = torch.cat([torch.ones(batch), torch.zeros(batch)])
-        logits = model(pixels)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        running += float(loss.detach())
-        correct += float(((logits > 0).float() == labels).float().mean())
-        if step % log_every == 0 or step == steps:
-            done = log_every if step % log_every == 0 else step % log_every
-            print(f"step {step:6d}/{steps}  loss {running / done:.3f}  accuracy {correct / done:.3f}  {time.perf_counter() - started:5.0f} s", flush=True)
-            running, correct = 0.0, 0.0
-    return model.eval()
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m influgan.pretrain", description=__doc__.split("\n")[0])
     parser.add_argument("--photos", nargs="+", required=True, help="folders of ordinary photos")
@@ -490,10 +454,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                        help="where the prior trains (the naturalness discriminator trains on the CPU)")
+                        help="where the prior trains")
     parser.add_argument("--workers", type=int, default=0, help="background processes drawing looks (0: none)")
-    parser.add_argument("--model", choices=("prior", "naturalness"), default="prior", help="what to train")
-    parser.add_argument("--out", help="weights file (default: weights/prior.safetensors or weights/naturalness.safetensors)")
+    parser.add_argument("--out", help="weights file (default: weights/prior.safetensors)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -510,17 +473,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(photos)} photos, {len(cubes)} film looks in {len({look_family(n) for n in names})} families"
           f" ({', '.join(names[:8]) + (', ...' if len(names) > 8 else '') if names else 'procedural only'})", flush=True)
 
-    out = Path(args.out or WEIGHTS_DIR / (PRIOR_FILE if args.model == "prior" else NATURALNESS_FILE))
+    out = Path(args.out or WEIGHTS_DIR / PRIOR_FILE)
     manifest = data_manifest(find_looks(args.looks) + photo_paths + ([Path(args.init)] if args.init else []))
     commit, started, history = source_commit(), time.perf_counter(), []  # the commit of the code as it starts
-    if args.model == "prior":
-        feed_photos = load_feed_photos(photo_paths) if args.feed_share > 0.0 else None
-        model = train(photos, cubes, args.steps, args.seed, args.tasks, cube_share=args.cube_share, vary=args.vary, repeats=args.repeats,
-                      lr=args.lr, hidden=args.hidden, basis=args.basis, device=args.device, workers=args.workers,
-                      feed_photos=feed_photos, feed_share=args.feed_share, history=history,
-                      init=LookPrior.load(args.init) if args.init else None)
-    else:
-        model = train_naturalness(photos, cubes, args.steps, args.seed)
+    feed_photos = load_feed_photos(photo_paths) if args.feed_share > 0.0 else None
+    model = train(photos, cubes, args.steps, args.seed, args.tasks, cube_share=args.cube_share, vary=args.vary, repeats=args.repeats,
+                  lr=args.lr, hidden=args.hidden, basis=args.basis, device=args.device, workers=args.workers,
+                  feed_photos=feed_photos, feed_share=args.feed_share, history=history,
+                  init=LookPrior.load(args.init) if args.init else None)
     metadata = {
         "command": "python -m influgan.pretrain " + " ".join(argv if argv is not None else sys.argv[1:]),
         "commit": commit,

@@ -246,3 +246,25 @@ def test_a_clip_that_is_not_one_is_named(url, tmp_path):
     visitor = Client(url, verbose=False)
     with pytest.raises(AppError, match="broken.mp4"):
         visitor.predict([handle_file(str(fake))], "Golden hour", 100, 0, 0, api_name="/add_photos")
+
+
+def test_a_learned_grain_and_vignette_show_on_the_sliders_and_stay_in_the_look_file(url, tmp_path, monkeypatch):
+    from test_finish_estimate import jpeg_feed
+
+    from influgan import Finish, finish_estimate
+    from influgan.finishing import GRAIN_SLIDER_MAX
+
+    flat = {"black": np.zeros(finish_estimate.RADIAL_BINS), "white": np.zeros(finish_estimate.RADIAL_BINS)}
+    monkeypatch.setattr(finish_estimate, "load_natural_texture", lambda: flat)  # synthetic scenes: no lens falloff
+    paths = []
+    for index, image in enumerate(jpeg_feed(Finish(grain_amount=4.0, grain_size=0.004, vignette_amount=0.4, vignette_radius=0.5), count=6)):
+        paths.append(tmp_path / f"feed_{index}.jpg")
+        paths[-1].write_bytes(image.fp.getvalue())  # the JPEG as saved, tables and all
+    visitor = Client(url, verbose=False)
+    visitor.predict([handle_file(str(p)) for p in paths], api_name="/add_references")
+    downloads = visitor.predict("Grainy", STEPS, 0, api_name="/finetune")[3]
+    learned = Look.load(next(p for p in downloads if p.endswith(".look"))).finish
+    assert learned.grain_amount == pytest.approx(4.0, rel=0.25) and learned.vignette_amount == pytest.approx(0.4, abs=0.06)
+    grain, vignette = visitor.predict("Grainy", 100, api_name="/choose_look")[:2]  # what picking the look sets
+    assert value(grain) == pytest.approx(100 * learned.grain_amount / GRAIN_SLIDER_MAX, abs=0.1)
+    assert value(vignette) == pytest.approx(100 * learned.vignette_amount, abs=0.1)
