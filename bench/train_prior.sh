@@ -7,16 +7,16 @@
 #
 #   bench/train_prior.sh OUT_DIR [--folds N]   → OUT_DIR/base.safetensors, OUT_DIR/prior.safetensors, OUT_DIR/foldK.safetensors
 #
-# THREADS (default 2) sets the base's torch threads; BASE_STEPS (default 2000) and FILM_STEPS (default 1000) the
+# THREADS (default 1) sets the base's torch threads; BASE_STEPS (default 1200) and FILM_STEPS (default 800) the
 # length of the two stages; a base already in OUT_DIR is kept (delete it to train it again). Each run writes OUT_DIR/NAME.log and OUT_DIR/NAME.data.sha256, the digests of the files it read.
 # Score the fold priors: python bench/feedbench.py --methods identity,prior,prior+gan --prior 'OUT_DIR/fold{fold}.safetensors' --folds N
 set -euo pipefail
 out=${1:?usage: bench/train_prior.sh OUT_DIR [--folds N]}
 folds=0
 if [ "${2:-}" = "--folds" ]; then folds=${3:?--folds needs N}; fi
-threads=${THREADS:-2}
-base_steps=${BASE_STEPS:-2000}
-film_steps=${FILM_STEPS:-1000}
+threads=${THREADS:-1}
+base_steps=${BASE_STEPS:-1200}
+film_steps=${FILM_STEPS:-800}
 mkdir -p "$out"
 pretrain="python -m influgan.pretrain --photos ../shared/data/photos --device cpu"
 film="--looks ../shared/data/looks-train/film_looks.npz --init $out/base.safetensors --steps $film_steps --seed 1 --threads 1"
