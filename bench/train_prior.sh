@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The look prior's training recipe (weights/README.md), from the project root with ../shared beside it:
+# The look prior's recipe on the 217-look film library, from the project root with ../shared beside it (its runs and
+# scores: docs/experiments.md, "Run v2"; it has not beaten the shipped 24-look prior, weights/README.md):
 #   1. a base prior on procedural looks only (it has seen no film look, so every fold prior may start from it);
-#   2. from the base, a prior on procedural looks and the 217 film looks (the one weights/ ships), and with
+#   2. from the base, a prior on procedural looks and the 217 film looks (the candidate for weights/), and with
 #      --folds N also N fold priors, fold K without the film families of fold K (influgan.pretrain.family_fold).
 #      The runs of stage 2 run side by side, one thread each (on 2 cores as fast as one after another).
 #
