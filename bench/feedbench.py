@@ -9,7 +9,7 @@ inputs. A method sees only the styled references and the raw test inputs. Score:
 and truth.
 
     python bench/feedbench.py [--looks a,b] [--methods identity,mkl,prior,gan,prior+gan] [--sheets DIR]
-        [--prior PATH] [--folds N] [--ref-jpeg Q] [--library NPZ] [--fold K/N] [--set KEY=VALUE ...]
+        [--prior PATH] [--folds N] [--ref-jpeg Q] [--library NPZ] [--fold K/N] [--set KEY=VALUE ...] [--threads T]
 
 Methods: identity (do nothing); mkl (global MKL, the color-matcher package); prior (the look prior alone);
 gan (the fine-tune from identity); prior+gan (the fine-tune from the prior: the default). A fine-tune method
@@ -153,8 +153,9 @@ def main() -> None:
     parser.add_argument("--ref-jpeg", type=int, default=0, metavar="Q",
                         help="re-encode the styled references as JPEG of quality Q (1-95) before any method sees them")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a FinetuneSettings field")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (the table's seconds are for 2)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     if not SHARED.exists():
         sys.exit("feedbench needs ../shared/data beside the project")
     photos = sorted(find_images([SHARED / "photos"]))
