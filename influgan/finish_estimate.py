@@ -281,7 +281,7 @@ def _band_energies(tiles: np.ndarray) -> np.ndarray:
     return np.stack([(power[:, index] * weights).sum(1) for index, weights in _band_members()], 1)
 
 
-def _jpeg(tiles: np.ndarray, qtable: tuple[int, ...], columns: int = 24) -> np.ndarray:
+def through_jpeg(tiles: np.ndarray, qtable: tuple[int, ...], columns: int = 24) -> np.ndarray:
     """Tiles (n, T, T) of 8-bit luma through a greyscale JPEG with ``qtable``, as a mosaic (blocks stay aligned)."""
     count = len(tiles)
     rows = -(-count // columns)
@@ -339,7 +339,7 @@ class _GrainSimulator:
         tiles = np.clip(np.rint(self.smooth + grain), 0, 255).astype(np.uint8)
         out = tiles.astype(np.float32)
         for qtable, index in self.by_qtable.items():  # one JPEG per quantisation table in the feed
-            out[index] = _jpeg(tiles[index], qtable)
+            out[index] = through_jpeg(tiles[index], qtable)
         return self.statistic(out)
 
 

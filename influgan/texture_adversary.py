@@ -11,7 +11,6 @@ user's content photos.
 """
 from __future__ import annotations
 
-import io
 import math
 from typing import Sequence
 
@@ -19,10 +18,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from PIL import Image
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .finish_estimate import TILE, _UNIT_TONE, ReferenceTexture, _detrend
+from .finish_estimate import TILE, _UNIT_TONE, ReferenceTexture, _detrend, through_jpeg
 from .finishing import Finish, grain_field, grain_tone_table
 
 SIZES = np.exp(np.linspace(math.log(0.0006), math.log(0.01), 9))  # the grid the size moves along
@@ -68,18 +66,6 @@ def vignette_slope(rho: torch.Tensor, amount: torch.Tensor, radius: torch.Tensor
     t = ((rho - radius) / (1.0 - radius)).clamp(0.0, 1.0)
     f, slope = t * t * (3.0 - 2.0 * t), 6.0 * t * (1.0 - t) / (1.0 - radius)
     return -amount * slope / (1.0 - amount * f).clamp_min(1e-3)
-
-
-def _jpeg_tiles(tiles: np.ndarray, qtable: tuple[int, ...]) -> np.ndarray:
-    count, columns = len(tiles), 8
-    rows = -(-count // columns)
-    padded = np.full((rows * columns, TILE, TILE), 128, np.uint8)
-    padded[:count] = np.clip(np.rint(tiles), 0, 255)
-    mosaic = padded.reshape(rows, columns, TILE, TILE).transpose(0, 2, 1, 3).reshape(rows * TILE, columns * TILE)
-    buffer = io.BytesIO()
-    Image.fromarray(mosaic, "L").save(buffer, "JPEG", qtables=[list(qtable)])
-    decoded = np.asarray(Image.open(buffer), dtype=np.float32)
-    return decoded.reshape(rows, TILE, columns, TILE).transpose(0, 2, 1, 3).reshape(-1, TILE, TILE)[:count]
 
 
 class FinishAdversary:
@@ -150,7 +136,7 @@ class FinishAdversary:
         grain = values["grain_amount"] * self.unit_tone[self.tone_index[index]] * field
         tiles = torch.from_numpy(self.content[index.numpy()]) + grain * keep[:, None, None]
         if self.qtable is not None:
-            compressed = torch.from_numpy(_jpeg_tiles(tiles.detach().numpy(), self.qtable))
+            compressed = torch.from_numpy(through_jpeg(np.clip(np.rint(tiles.detach().numpy()), 0, 255).astype(np.uint8), self.qtable, columns=8))
             tiles = tiles + (compressed - tiles).detach()
         smooth = torch.from_numpy(self.content[index.numpy()] - _detrend(self.content[index.numpy()]))
         high = tiles - smooth
