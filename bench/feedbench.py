@@ -70,9 +70,23 @@ def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(buffer).convert("RGB"))
 
 
+def look_seed(name: str) -> int:
+    """A look's own seed: which photos are its references and test photos (``permutation`` of the sorted photos)."""
+    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
+
+
+def settings_overrides(items: list[str]) -> dict:
+    """``--set KEY=VALUE`` items as FinetuneSettings fields, each value of its field's type."""
+    overrides = {}
+    for item in items:
+        key, value = item.split("=", 1)
+        kind = type(getattr(FinetuneSettings(), key))
+        overrides[key] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+    return overrides
+
+
 def make_task(name: str, lut: torch.Tensor, photos: list[Path], ref_jpeg: int = 0):
-    seed = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
-    order = np.random.default_rng(seed).permutation(len(photos))
+    order = np.random.default_rng(look_seed(name)).permutation(len(photos))
     chosen = [load_photo(photos[i]) for i in order[: REFERENCES + TESTS]]
     references = [to8(apply_float(lut, p)) for p in chosen[:REFERENCES]]
     if ref_jpeg:
@@ -166,11 +180,7 @@ def main() -> None:
         looks = [(name, lut) for name, lut in looks if family_fold(name, n) == k]
     methods = args.methods.split(",")
     timed = [m for m in methods if m not in ("identity", "mkl")]
-    overrides = {}
-    for item in args.set:
-        key, value = item.split("=", 1)
-        kind = type(getattr(FinetuneSettings(), key))
-        overrides[key] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+    overrides = settings_overrides(args.set)
     sheets = Path(args.sheets)
     sheets.mkdir(parents=True, exist_ok=True)
 

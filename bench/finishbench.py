@@ -23,7 +23,6 @@ reference, a 100 % crop of it, a test photo with the learned look and a 100 % cr
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ from influgan import Finish, FinetuneSettings, Look, finetune, load_cube  # noqa
 from influgan.finish_estimate import GRAIN_VISIBLE  # noqa: E402
 from influgan.images import find_images  # noqa: E402
 
-from feedbench import REFERENCES, TESTS, apply_float, ciede2000, load_photo, to8  # noqa: E402
+from feedbench import REFERENCES, TESTS, apply_float, ciede2000, load_photo, look_seed, settings_overrides, to8  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 FEED_SIDE, FEED_QUALITY = 1080, 80
@@ -49,10 +48,6 @@ GRAIN_AMOUNT = (2.5, 6.0)  # L* RMS at mid-grey, for fine and coarse grain
 VIGNETTE_CELLS = {"none": None, "mild": (0.12, 0.25), "strong": (0.35, 0.6)}
 VIGNETTE_RADIUS = (0.35, 0.7)
 VIGNETTE_NONE = 0.03
-
-
-def look_seed(stem: str) -> int:
-    return int(hashlib.sha256(stem.encode()).hexdigest()[:8], 16)
 
 
 def grid_cells(count: int) -> list[tuple[str, str]]:
@@ -139,11 +134,7 @@ def main() -> None:
     all_cubes = sorted((SHARED / "looks").glob("*.cube"))
     cells = dict(zip(all_cubes, grid_cells(len(all_cubes))))
     cubes = [c for c in all_cubes if not args.looks or c.stem in args.looks.split(",")]
-    overrides = {}
-    for item in args.set:
-        key, value = item.split("=", 1)
-        kind = type(getattr(FinetuneSettings(), key))
-        overrides[key] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+    overrides = settings_overrides(args.set)
     settings = FinetuneSettings(**overrides)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
