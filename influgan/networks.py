@@ -7,7 +7,7 @@ import torch.nn as nn
 from .finishing import Finish
 from .look import Look
 from .lut import LUT_SIZE
-from .lut_torch import apply_lut, identity_lut, resample_lut
+from .lut_torch import identity_lut, resample_lut
 
 
 class LookGenerator(nn.Module):
@@ -27,10 +27,6 @@ class LookGenerator(nn.Module):
     def lut(self) -> torch.Tensor:
         """The current LUT (33, 33, 33, 3), unclamped so gradients flow everywhere."""
         return self.start + resample_lut(self.residual, LUT_SIZE)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Colour (B, 3, H, W) images in 0..1 → (B, 3, H, W), differentiable in the LUT."""
-        return apply_lut(images, self.lut()).clamp(0.0, 1.0)
 
     def to_look(self, name: str = "Untitled look", metadata: dict | None = None) -> Look:
         """Freeze the generator into a Look (LUT clamped to 0..1) with its finish."""
