@@ -6,7 +6,7 @@ The references are of other scenes than the user's photos, so finishing is read 
   direction; a vignette adds the same outward slope, d/dρ log(1 − a·f(ρ)), to every photo (ρ: distance from the
   centre over the half-diagonal). Per band of ρ, the median outward slope of block-mean log-luma over all the
   references, less what ordinary photos show (``natural_texture.safetensors``: lens falloff, composition), is
-  fitted with the vignette's own curve (``finishing.vignette_falloff``). Towards white, the same on log(255 − luma).
+  fitted with the vignette's own curve (``finishing.radial_falloff``). Towards white, the same on log(255 − luma).
 - **Grain**: in the flattest 32×32 tiles of each reference (chosen by their 8×8 block means, which grain hardly
   moves), the noise spectrum in five bands of frequency, scaled by the tone response the grain has at the tile's
   tone; the lower quartile over tiles (most photos have some tiles with no texture of their own). The same is
@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 from safetensors.numpy import load_file, save_file
 
-from .finishing import Finish, grain_field, grain_tone_table
+from .finishing import Finish, grain_field, grain_tone_table, radial_falloff, vignette_falloff
 from .images import ImageError, check_training_size, find_images, load_image, open_image, thumbnail
 from .weights import WEIGHTS_DIR, weights_path
 
@@ -66,7 +66,7 @@ class ReferenceTexture:
     tile_rho: np.ndarray  # (n,) distance of each tile's centre from the image centre, over the half-diagonal
     short_side: int  # the image's shorter side in pixels, as read (grain size is a fraction of it)
     qtable: tuple[int, ...] | None  # the luma quantisation table when the pixels are a JPEG's own, else None
-    slopes: dict[str, np.ndarray] = field(default_factory=dict)  # "rho", "black", "white": (m,) block slopes
+    slopes: dict[str, np.ndarray] = field(default_factory=dict)  # "black", "white": (m,) block slopes at ρ "rho_black", "rho_white"
 
 
 @dataclass
@@ -167,7 +167,7 @@ def _radial_slopes(luma: np.ndarray) -> dict[str, np.ndarray]:
     inner = np.zeros((rows, columns), bool)
     s = SLOPE_STEP
     inner[s:-s, s:-s] = rho[s:-s, s:-s] > 0.05
-    out = {"rho": [], "black": [], "white": []}
+    out = {}
     for name, level, (low, high) in (("black", means, (12.0, 245.0)), ("white", 255.0 - means, (10.0, 243.0))):
         fine = (level > low) & (level < high)
         valid = inner.copy()
@@ -178,16 +178,11 @@ def _radial_slopes(luma: np.ndarray) -> dict[str, np.ndarray]:
         gy[s:-s] = (logs[2 * s :] - logs[: -2 * s]) / (2 * s * BLOCK)
         gx[:, s:-s] = (logs[:, 2 * s :] - logs[:, : -2 * s]) / (2 * s * BLOCK)
         slope = (gx * dx + gy * dy) / np.maximum(radius, 1e-6) * half_diagonal
-        out[name] = (rho[valid], slope[valid])
-    return {"rho_black": out["black"][0], "black": out["black"][1], "rho_white": out["white"][0], "white": out["white"][1]}
+        out[name], out[f"rho_{name}"] = slope[valid], rho[valid]
+    return out
 
 
 # --- the vignette -----------------------------------------------------------------------------------------------
-def _falloff(rho: np.ndarray, radius: float) -> np.ndarray:
-    t = np.clip((rho - radius) / (1.0 - radius), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
-
-
 @lru_cache(maxsize=1)
 def _slope_curves() -> np.ndarray:
     """(radii, amounts, bins): d/dρ log(1 − a·f(ρ)) at the bins' centres for every candidate (a, radius)."""
@@ -303,7 +298,7 @@ class _GrainSimulator:
         tiles, smooth, keep, before = [], [], [], []
         for texture in textures:
             flat = texture.tiles - _detrend(texture.tiles)  # the tiles' smooth parts
-            left = (1.0 - abs(amount) * _falloff(texture.tile_rho, radius)).astype(np.float32)[:, None, None]  # what the vignette leaves
+            left = (1.0 - abs(amount) * radial_falloff(texture.tile_rho, radius)).astype(np.float32)[:, None, None]  # what the vignette leaves
             seen = flat / left if amount >= 0 else 255.0 - (255.0 - flat) / left  # the tone the grain was added at
             tone = _UNIT_TONE[np.clip(np.rint(seen.mean((1, 2))), 0, 255).astype(np.int64)]
             usable = tone > 0.4 * _UNIT_TONE.max()  # not near black or white, where grain fades
@@ -407,7 +402,6 @@ def remove_vignette(image: Image.Image, amount: float, radius: float) -> Image.I
     are read; clipped to 0..255."""
     if not amount:
         return image
-    from .finishing import vignette_falloff
 
     width, height = image.size
     keep = 1.0 - abs(amount) * vignette_falloff(height, width, radius, np.arange(height), np.arange(width))[..., None]

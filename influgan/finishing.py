@@ -252,11 +252,17 @@ def vignette_falloff(height: int, width: int, radius: float, ys: np.ndarray, xs:
     the corners. Positions are pixel indices, fractional ones allowed (pixel centres are at index + 0.5). A vignette
     of amount a mixes each pixel towards black (a > 0) or white (a < 0) by |a| · falloff.
     """
-    radius = min(max(float(radius), 0.0), 0.95)
     half_diagonal = 0.5 * math.hypot(height, width)
     dy = (np.asarray(ys, dtype=np.float64) + 0.5 - height / 2)[:, None]
     dx = (np.asarray(xs, dtype=np.float64) + 0.5 - width / 2)[None, :]
-    t = np.clip((np.sqrt(dx * dx + dy * dy) / half_diagonal - radius) / (1.0 - radius), 0.0, 1.0)
+    return radial_falloff(np.sqrt(dx * dx + dy * dy) / half_diagonal, radius)
+
+
+def radial_falloff(rho: np.ndarray, radius: float) -> np.ndarray:
+    """The vignette's falloff at ``rho`` (distance from the centre over the half-diagonal, any shape): 0 inside
+    ``radius`` (clamped to 0..0.95), rising smoothly (smoothstep) to 1 at ρ = 1."""
+    radius = min(max(float(radius), 0.0), 0.95)
+    t = np.clip((rho - radius) / (1.0 - radius), 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
 
 
