@@ -536,7 +536,7 @@ def cancel_render() -> str:
 
 @handler
 def download_look(look_name: str, strength: float, state: Session | None):
-    """The chosen look as a .look file and a .cube LUT at the current strength, right here on the Stylize tab."""
+    """The chosen look as a .look file, and a .cube LUT and a Hald CLUT at the current strength, right here on the Stylize tab."""
     session = _session(state)
     strength = _number(strength, "Strength", 0, 150)
     with session.hold():
