@@ -209,8 +209,11 @@ def test_no_sideways_scrolling_and_every_step_one_tap_away(url, browser, many_fi
     refs, photos = many_files
     page = open_app(browser, url, device)
     width = device["viewport"]["width"]
-    for tab in TABS:  # every step is a visible tab, none folded into a "more" menu
-        assert page.get_by_role("tab", name=tab).is_visible(), f"{tab} is not one tap away on the {name}"
+    for tab in TABS:  # every step is a visible tab, none folded into a "more" menu (once Gradio has laid the bar out)
+        try:
+            page.get_by_role("tab", name=tab).wait_for(state="visible", timeout=10_000)
+        except sync_api.TimeoutError:
+            pytest.fail(f"{tab} is not one tap away on the {name}")
     page.locator("#reference-files input[type=file]").set_input_files(refs)
     page.locator("#reference-notes").get_by_text("50 reference photos").wait_for()
     page.locator("#histograms img").wait_for()
