@@ -431,9 +431,10 @@ def _halftone_detail(ops, core, rgb, p, ctx):
     out = paper
     for i, base in enumerate(_SCREEN_ANGLES):
         amount = core[..., i, :, :]
-        theta = math.radians(base + p["angle"])
-        u = (x * math.cos(theta) + y * math.sin(theta)) * (2.0 * math.pi / period)
-        v = (-x * math.sin(theta) + y * math.cos(theta)) * (2.0 * math.pi / period)
+        theta = (base + p["angle"]) * (math.pi / 180.0)
+        cos, sin = ops.lib.cos(theta), ops.lib.sin(theta)
+        u = (x * cos + y * sin) * (2.0 * math.pi / period)
+        v = (-x * sin + y * cos) * (2.0 * math.pi / period)
         spot = 0.5 - 0.25 * (ops.lib.cos(u) + ops.lib.cos(v))  # the classic Euclidean dot: 0 at a dot's centre
         ink = smoothstep(ops, (amount - spot) / (2.0 * softness * 2.0) + 0.5)
         # each ink filters the light: the paper times (1 − ink·(1 − ink colour))
