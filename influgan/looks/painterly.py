@@ -328,29 +328,29 @@ def _oil_core(ops, rgb, p, ctx):
 # --- watercolour ----------------------------------------------------------------------------------------------
 def _watercolour_core(ops, rgb, p, ctx):
     wash = p["wash"] * ctx.short
-    colour = kuwahara(ops, rgb, wash, 4.0)
-    colour = ops.blur(colour, 0.35 * wash)  # washes are soft inside
+    colour = kuwahara(ops, rgb, wash, 6.0)  # washes: flat areas of one colour, crisp where the photo has edges
+    colour = ops.blur(colour, 0.15 * wash)  # soft inside
     # lighter and more transparent than the photo: the paper shows through the pigment
-    colour = 1.0 - (1.0 - colour) * (1.0 - 0.35 * p["transparency"])
-    # pigment density: flow turbulence (large), granulation (fine, more in dark washes), paper grain, and pigment
-    # carried to the edges of washes as they dry (edge darkening, Bousseau et al. 2006)
-    turbulence = ctx.noise("watercolour.turbulence", 0.06)[..., 0, :, :]
-    granulation = ctx.noise("watercolour.granulation", 0.0025)[..., 0, :, :]
-    paper = ctx.noise("watercolour.paper", 0.006)[..., 0, :, :]
+    colour = 1.0 - (1.0 - colour) * (1.0 - 0.45 * p["transparency"])
+    # pigment density: flow turbulence (large), granulation in the paper's valleys (more in dark washes), and
+    # pigment carried to the edges of washes as they dry (edge darkening, Bousseau et al. 2006)
+    turbulence = ctx.noise("watercolour.turbulence", 0.05)[..., 0, :, :]
+    paper = ctx.noise("watercolour.paper", 0.004)[..., 0, :, :]
+    granules = ctx.noise("watercolour.granulation", 0.0015)[..., 0, :, :]
     lum = luma(colour)
-    gy, gx = ops.gradient(ops.blur(lum, 0.5 * wash))
-    edges = ops.lib.sqrt(gx * gx + gy * gy + 1e-10) * wash  # luma change across a wash size
-    edges = ops.lib.tanh(3.0 * edges)
+    surround = ops.blur(colour, 0.6 * wash)
+    edges = ((colour - surround) ** 2).sum(-3) if not hasattr(colour, "dim") else ((colour - surround) ** 2).sum(-3)
+    edges = ops.lib.tanh(40.0 * edges)  # ≈ 1 along the boundaries between washes
+    darkness = 1.0 - lum
     density = (
         1.0
         + 0.9 * p["edge_darkening"] * edges
-        + 0.18 * p["bleed"] * turbulence
-        + 0.35 * p["granulation"] * granulation * (1.0 - lum)
-        + 0.12 * p["paper"] * paper
+        + 0.25 * p["bleed"] * turbulence
+        + p["granulation"] * (0.25 * ops.clip(-paper, 0.0, 3.0) + 0.15 * granules) * (0.3 + darkness)
     )
     # Bousseau's pigment density: C' = C − (C − C²)(d − 1): d > 1 darkens, d < 1 lightens
     out = colour - (colour - colour * colour) * (density[..., None, :, :] - 1.0)
-    out = out * (1.0 - 0.035 * p["paper"] * ops.clip(paper, -2.0, 2.0))[..., None, :, :]  # paper's tooth in light areas
+    out = out * (1.0 + 0.04 * p["paper"] * ops.clip(paper, -2.0, 2.0))[..., None, :, :]  # the paper's tooth
     return ops.clip(out * paper_colour(ctx), 0.0, 1.0)
 
 
@@ -365,10 +365,10 @@ def _ink_detail(ops, core, rgb, p, ctx):
     lum = luma(rgb)
     lines = xdog_lines(ops, lum, p["line_width"] * ctx.short, p["line_strength"])
     tone = core[..., 3, :, :]
-    darkness = ops.clip(1.0 - tone, 0.0, 1.0) ** 1.5 * p["hatching"]
+    darkness = ops.clip(1.0 - tone, 0.0, 1.0) ** 2 * p["hatching"]
     # graphite hatching: strokes at 60° everywhere tone asks for it, crossed at −30° in the darks
-    first = ctx.noise("ink.hatch1", 0.0012, aspect=24.0, angle=60.0)[..., 0, :, :]
-    second = ctx.noise("ink.hatch2", 0.0012, aspect=24.0, angle=-30.0)[..., 0, :, :]
+    first = ctx.noise("ink.hatch1", 0.0012, aspect=12.0, angle=60.0)[..., 0, :, :]
+    second = ctx.noise("ink.hatch2", 0.0012, aspect=12.0, angle=-30.0)[..., 0, :, :]
     hatch = smoothstep(ops, (darkness * 2.2 - 0.6 + 0.35 * first)) * 0.75
     hatch = hatch + smoothstep(ops, (darkness * 2.2 - 1.4 + 0.35 * second)) * 0.5
     paper = ctx.noise("ink.paper", 0.0015)[..., 0, :, :]
@@ -396,12 +396,13 @@ def _cartoon_core(ops, rgb, p, ctx):
 
 
 def _cartoon_detail(ops, core, rgb, p, ctx):
-    lines = xdog_lines(ops, luma(ops.blur(rgb, 0.0008 * ctx.short)), p["line_width"] * ctx.short, p["line_strength"])
+    # outlines of shapes, not of texture: edges of the photo smoothed at the line scale
+    lines = xdog_lines(ops, luma(ops.blur(rgb, p["line_width"] * ctx.short)), p["line_width"] * ctx.short, p["line_strength"])
     return core * (1.0 - 0.95 * lines)[..., None, :, :]
 
 
 def _cartoon_reach(p):
-    return _TRUNCATE * (1.6 * p["line_width"] + 0.0008)
+    return _TRUNCATE * 2.6 * p["line_width"]
 
 
 # --- halftone -------------------------------------------------------------------------------------------------
@@ -492,10 +493,10 @@ STYLES: dict[str, Style] = {
             "cartoon",
             "cartoon: flat colour bands (quantised luma over edge-preserving smoothing) and ink outlines",
             {
-                "smoothing": Param(0.005, 0.002, 0.02, "size of the flattened areas, a fraction of the shorter side"),
+                "smoothing": Param(0.008, 0.002, 0.02, "size of the flattened areas, a fraction of the shorter side"),
                 "levels": Param(6.0, 2.0, 12.0, "number of tone bands"),
-                "line_width": Param(0.0012, 0.0004, 0.005, "outline width (Gaussian scale), a fraction of the shorter side"),
-                "line_strength": Param(0.7, 0.0, 1.0, "how faint an edge still draws an outline"),
+                "line_width": Param(0.0015, 0.0004, 0.005, "outline width (Gaussian scale), a fraction of the shorter side"),
+                "line_strength": Param(0.85, 0.0, 1.0, "how faint an edge still draws an outline"),
             },
             _cartoon_core,
             _cartoon_detail,
