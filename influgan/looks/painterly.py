@@ -24,6 +24,7 @@ import math
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -90,6 +91,9 @@ class Context:
         return self.wrap(field)
 
 
+_NOISE_LEVELS = 32.0  # 8-bit levels per standard deviation of a noise cell (Pillow resamples 8-bit images fast)
+
+
 def noise_field(full_size, size, top, rows, key, cell, aspect=1.0, angle=0.0, seed=0, channels=1) -> np.ndarray:
     """Seeded noise anchored to the photo: float32 (channels, rows, W) for rows top..top+rows of an image of ``size``.
 
@@ -99,30 +103,38 @@ def noise_field(full_size, size, top, rows, key, cell, aspect=1.0, angle=0.0, se
     """
     full_h, full_w = full_size
     height, width = size
-    short_full = min(full_h, full_w)
-    cell_px = max(cell * short_full, 0.5)  # cell size in full-size pixels (at least half a pixel)
+    cells, (along, across, u0, v0) = _noise_cells(full_h, full_w, key, float(cell), float(aspect), float(angle), seed, channels)
     c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-    # the field's cells live in a frame rotated by ``angle``: u along, v across, in cell units
+    # Pillow's affine transform samples the cells at (u, v) = A · (x + 0.5, y + 0.5) + b for output pixel (x, y);
+    # cell i's centre is at i + 0.5. Full-size position X = (x + 0.5)·sx, Y = (y + top + 0.5)·sy, and the cell
+    # coordinates u = (X c + Y s)/along − u0, v = (−X s + Y c)/across − v0.
+    sx, sy = full_w / width, full_h / height
+    a = (c * sx / along, s * sy / along)
+    b = (-s * sx / across, c * sy / across)
+    coeffs = (a[0], a[1], a[1] * top - u0, b[0], b[1], b[1] * top - v0)
+    out = np.empty((channels, rows, width), np.float32)
+    for i, image in enumerate(cells):
+        levels = np.asarray(image.transform((width, rows), Image.Transform.AFFINE, coeffs, Image.Resampling.BICUBIC))
+        np.subtract(levels, np.float32(128.0), out=out[i], dtype=np.float32)
+    out *= np.float32(1.0 / _NOISE_LEVELS)
+    return out
+
+
+@lru_cache(maxsize=16)
+def _noise_cells(full_h: int, full_w: int, key: str, cell: float, aspect: float, angle: float, seed: int, channels: int):
+    """The seeded cells of a noise field as 8-bit images (128 + 32·N(0, 1)), and the frame they live in."""
+    cell_px = max(cell * min(full_h, full_w), 0.5)  # cell size in full-size pixels (at least half a pixel)
     along, across = cell_px * aspect, cell_px
+    c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
     corners = np.array([[0, 0], [full_w, 0], [0, full_h], [full_w, full_h]], dtype=np.float64)
     u = (corners[:, 0] * c + corners[:, 1] * s) / along
     v = (-corners[:, 0] * s + corners[:, 1] * c) / across
     u0, v0 = math.floor(u.min()) - 2, math.floor(v.min()) - 2
     nu, nv = math.ceil(u.max()) + 3 - u0, math.ceil(v.max()) + 3 - v0
     rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
-    cells = rng.standard_normal((channels, nv, nu), dtype=np.float32)
-    # image pixel (x, y) of ``size`` → full-size position → cell coordinates; Pillow's transform maps output → input
-    sx, sy = full_w / width, full_h / height
-    # u = (X c + Y s)/along − u0, X = (x + 0.5)·sx, Y = (y + top + 0.5)·sy ; Pillow samples input at (u, v) for the
-    # output pixel centre (x + 0.5, y + 0.5) and input pixel centres sit at i + 0.5
-    a = (c * sx / along, s * sy / along)
-    b = (-s * sx / across, c * sy / across)
-    coeffs = (a[0], a[1], a[1] * top - u0, b[0], b[1], b[1] * top - v0)
-    out = np.empty((channels, rows, width), np.float32)
-    for i in range(channels):
-        image = Image.fromarray(cells[i], "F")
-        out[i] = np.asarray(image.transform((width, rows), Image.Transform.AFFINE, coeffs, Image.Resampling.BICUBIC))
-    return out
+    noise = rng.standard_normal((channels, nv, nu), dtype=np.float32) * _NOISE_LEVELS + 128.5
+    images = tuple(Image.fromarray(np.clip(n, 0.0, 255.0).astype(np.uint8), "L") for n in noise)
+    return images, (along, across, u0, v0)
 
 
 # --- the NumPy operations the renderers are written against ----------------------------------------------
@@ -286,13 +298,14 @@ def steer(ops, responses, angle, count: int = 8):
     return total / weight_sum
 
 
-def xdog_lines(ops, lum, width_px, strength):
+def xdog_lines(ops, lum, width_px, strength, smoothing_px=0.0):
     """Ink lines by the extended difference of Gaussians (Winnemöller et al.): 0 on paper, up to 1 on a line.
 
     A line is drawn on the dark side of an edge, ``width_px`` its Gaussian scale; ``strength`` 0..1 lowers the
-    contrast an edge needs to draw (0: no lines)."""
-    fine = ops.blur(lum, width_px)
-    coarse = ops.blur(lum, 1.6 * width_px)
+    contrast an edge needs to draw (0: no lines). smoothing_px: the luma is first blurred by that much (folded into
+    the two blurs: Gaussians compose)."""
+    fine = ops.blur(lum, (width_px**2 + smoothing_px**2) ** 0.5)
+    coarse = ops.blur(lum, ((1.6 * width_px) ** 2 + smoothing_px**2) ** 0.5)
     difference = coarse - fine  # > 0 on the dark side of an edge
     threshold = 0.045 * (1.05 - strength)  # luma difference that starts a line
     darkness = 0.5 + 0.5 * ops.lib.tanh((difference - threshold) / (0.35 * threshold + 0.004))
@@ -397,7 +410,8 @@ def _cartoon_core(ops, rgb, p, ctx):
 
 def _cartoon_detail(ops, core, rgb, p, ctx):
     # outlines of shapes, not of texture: edges of the photo smoothed at the line scale
-    lines = xdog_lines(ops, luma(ops.blur(rgb, p["line_width"] * ctx.short)), p["line_width"] * ctx.short, p["line_strength"])
+    width = p["line_width"] * ctx.short
+    lines = xdog_lines(ops, luma(rgb), width, p["line_strength"], smoothing_px=width)
     return core * (1.0 - 0.95 * lines)[..., None, :, :]
 
 
@@ -433,10 +447,12 @@ def _halftone_detail(ops, core, rgb, p, ctx):
     for i, base in enumerate(_SCREEN_ANGLES):
         amount = core[..., i, :, :]
         theta = (base + p["angle"]) * (math.pi / 180.0)
-        cos, sin = ops.lib.cos(theta), ops.lib.sin(theta)
-        u = (x * cos + y * sin) * (2.0 * math.pi / period)
-        v = (-x * sin + y * cos) * (2.0 * math.pi / period)
-        spot = 0.5 - 0.25 * (ops.lib.cos(u) + ops.lib.cos(v))  # the classic Euclidean dot: 0 at a dot's centre
+        cos, sin = ops.lib.cos(theta) * (2.0 * math.pi / period), ops.lib.sin(theta) * (2.0 * math.pi / period)
+        # the classic Euclidean dot, 0.5 − (cos u + cos v)/4 with u, v the rotated position in dot periods: each
+        # cosine of a sum split into products of a row's and a column's (two multiplies a pixel instead of a cosine)
+        cos_u = ops.lib.cos(x * cos) * ops.lib.cos(y * sin) - ops.lib.sin(x * cos) * ops.lib.sin(y * sin)
+        cos_v = ops.lib.cos(x * sin) * ops.lib.cos(y * cos) + ops.lib.sin(x * sin) * ops.lib.sin(y * cos)
+        spot = 0.5 - 0.25 * (cos_u + cos_v)
         ink = smoothstep(ops, (amount - spot) / (2.0 * softness * 2.0) + 0.5)
         # each ink filters the light: the paper times (1 − ink·(1 − ink colour))
         filt = ops.stack([1.0 - ink * (1.0 - base_c) for base_c in ink_colours[i]])
