@@ -86,6 +86,7 @@ class Context:
         return float(min(self.size))
 
     def noise(self, key: str, cell: float, aspect: float = 1.0, angle: float = 0.0, channels: int = 1):
+        cell = float(cell.detach()) if hasattr(cell, "detach") else float(cell)  # the noise is a constant to a twin
         rows = self.rows or self.size[0]
         field = noise_field(self.full_size, self.size, self.top, rows, key, cell, aspect, angle, self.seed, channels)
         return self.wrap(field)
