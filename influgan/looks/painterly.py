@@ -33,7 +33,7 @@ import scipy.ndimage
 from PIL import Image
 
 WORK_SIDE = 1080  # the core of a render works at most at this many pixels on the shorter side
-STRIP_PIXELS = 1_000_000  # pixels per strip of the full-size detail pass
+STRIP_PIXELS = 500_000  # pixels per strip of the full-size detail pass
 MAX_AMOUNT = 1.5
 ORDERS = ("before", "after")
 _TRUNCATE = 3.0  # Gaussian kernels reach 3 σ (scipy's truncate; the torch twin builds the same kernels)
