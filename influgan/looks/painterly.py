@@ -386,7 +386,8 @@ def _ink_core(ops, rgb, p, ctx):
 
 def _ink_detail(ops, core, rgb, p, ctx):
     lum = luma(rgb)
-    lines = xdog_lines(ops, lum, p["line_width"] * ctx.short, p["line_strength"])
+    width = p["line_width"] * ctx.short
+    lines = xdog_lines(ops, lum, width, p["line_strength"], smoothing_px=0.5 * width)  # no line for sensor noise
     tone = core[..., 3, :, :]
     darkness = ops.clip(1.0 - tone, 0.0, 1.0) ** 2 * p["hatching"]
     # graphite hatching: strokes at 60° everywhere tone asks for it, crossed at −30° in the darks
@@ -404,7 +405,7 @@ def _ink_detail(ops, core, rgb, p, ctx):
 
 
 def _ink_reach(p):
-    return _TRUNCATE * 1.6 * p["line_width"]
+    return _TRUNCATE * 1.7 * p["line_width"]
 
 
 # --- cartoon --------------------------------------------------------------------------------------------------
