@@ -371,9 +371,10 @@ def cancel_training() -> str:
 
 
 # --- stylize -----------------------------------------------------------------------------------------------
-def _preview_view(session: Session, look_name: str | None, strength: float, grain: float, vignette: float) -> dict:
+def _preview_view(session: Session, look_name: str | None, strength: float, grain: float, vignette: float, brushwork_amount: float = 100) -> dict:
     """The before/after pair of the current photo at preview size."""
     strength = _number(strength, "Strength", 0, 150)
+    brushwork_amount = _number(brushwork_amount, "Brushwork", 0, 150)
     photo = session.current_photo()
     if photo is None:
         return {comparison: None}
@@ -382,7 +383,7 @@ def _preview_view(session: Session, look_name: str | None, strength: float, grai
     look = _get_look(session, look_name)
     finish = _finish_for(look, grain, vignette)
     with Image.open(photo.preview) as before:
-        after = look.apply(before, strength=strength / 100.0, finish=finish)
+        after = look.apply(before, strength=strength / 100.0, finish=finish, brushwork=brushwork_amount / 100.0)
     return {comparison: (str(photo.preview), _render(session, after, "preview"))}
 
 
@@ -395,12 +396,12 @@ def _photos_view(session: Session) -> dict:
 
 
 @handler
-def add_photos(files: list[str] | None, look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
+def add_photos(files: list[str] | None, look_name: str, strength: float, grain: float, vignette: float, brushwork_amount: float, state: Session | None):
     """Add the visitor's own photos; bad files are reported and skipped. Shows the first new one."""
     session = _session(state)
     with session.hold():
         problems = session.add_photos(list(files or []))
-        updates = {**_photos_view(session), **_preview_view(session, look_name, strength, grain, vignette), photo_files: None, session_state: session}
+        updates = {**_photos_view(session), **_preview_view(session, look_name, strength, grain, vignette, brushwork_amount), photo_files: None, session_state: session}
     if files and not session.photos:
         raise gr.Error(toast("None of these files is a photo InfluGAN can read: " + "; ".join(problems)))
     if problems:
@@ -409,13 +410,13 @@ def add_photos(files: list[str] | None, look_name: str, strength: float, grain: 
 
 
 @handler
-def select_photo(look_name: str, strength: float, grain: float, vignette: float, state: Session | None, selection: gr.SelectData):
+def select_photo(look_name: str, strength: float, grain: float, vignette: float, brushwork_amount: float, state: Session | None, selection: gr.SelectData):
     """Show the photo clicked in the gallery."""
     session = _session(state)
     with session.hold():
         if selection is not None and 0 <= selection.index < len(session.photos):
             session.current = selection.index
-        return {**_preview_view(session, look_name, strength, grain, vignette), session_state: session}
+        return {**_preview_view(session, look_name, strength, grain, vignette, brushwork_amount), session_state: session}
 
 
 @handler
@@ -428,14 +429,14 @@ def clear_photos(state: Session | None):
 
 
 @handler
-def choose_look(look_name: str, strength: float, state: Session | None):
+def choose_look(look_name: str, strength: float, brushwork_amount: float, state: Session | None):
     """A look was picked: set the grain and vignette sliders to its own finishing and re-render."""
     session = _session(state)
     with session.hold():
         if not look_name:
             return {session_state: session}
         grain_value, vignette_value = _slider_values(_get_look(session, look_name))
-        return {grain: grain_value, vignette: vignette_value, **_preview_view(session, look_name, strength, grain_value, vignette_value), session_state: session}
+        return {grain: grain_value, vignette: vignette_value, **_preview_view(session, look_name, strength, grain_value, vignette_value, brushwork_amount), session_state: session}
 
 
 @handler
@@ -460,23 +461,24 @@ def upload_look(file: str | None, state: Session | None):
 
 
 @handler
-def render_preview(look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
+def render_preview(look_name: str, strength: float, grain: float, vignette: float, brushwork_amount: float, state: Session | None):
     """Before/after of the current photo at preview size (fast: called on every slider move)."""
     session = _session(state)
     with session.hold():
-        return {**_preview_view(session, look_name, strength, grain, vignette), session_state: session}
+        return {**_preview_view(session, look_name, strength, grain, vignette, brushwork_amount), session_state: session}
 
 
 @handler
-def export_photos(look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
+def export_photos(look_name: str, strength: float, grain: float, vignette: float, brushwork_amount: float, state: Session | None):
     """Stylize every photo at full resolution: one file, or a zip for many."""
     session = _session(state)
     strength = _number(strength, "Strength", 0, 150)
+    brushwork_amount = _number(brushwork_amount, "Brushwork", 0, 150)
     with session.hold():
         if not any(not photo.clip for photo in session.photos):
             raise gr.Error("Upload a photo first (a clip is rendered with Render video).")
         look = _get_look(session, look_name)
-        result, problems = session.save_full_size(look, strength / 100.0, _finish_for(look, grain, vignette))
+        result, problems = session.save_full_size(look, strength / 100.0, _finish_for(look, grain, vignette), brushwork_amount / 100.0)
     if result is None:
         raise gr.Error(toast("None of your photos could be saved: " + "; ".join(problems)))
     if problems:
@@ -485,11 +487,12 @@ def export_photos(look_name: str, strength: float, grain: float, vignette: float
 
 
 @handler
-def render_video(look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
+def render_video(look_name: str, strength: float, grain: float, vignette: float, brushwork_amount: float, state: Session | None):
     """Put the look on the clip shown (else the newest clip): progress while frames are encoded, then a player
     and a download. Cancel (``cancels=``) stops it; nothing half-written is left."""
     session = _session(state)
     strength = _number(strength, "Strength", 0, 150)
+    brushwork_amount = _number(brushwork_amount, "Brushwork", 0, 150)
     with session.hold():
         current = session.current_photo()
         clips = [photo for photo in session.photos if photo.clip]
@@ -503,7 +506,8 @@ def render_video(look_name: str, strength: float, grain: float, vignette: float,
 
         def work() -> None:
             try:
-                outcome["path"] = session.render_clip(clip, look, strength / 100.0, finish, lambda done, total: frames.put((done, total)), cancel)
+                outcome["path"] = session.render_clip(clip, look, strength / 100.0, finish, lambda done, total: frames.put((done, total)), cancel,
+                                                      brushwork_amount / 100.0)
             except BaseException as error:  # handed to this generator below
                 outcome["error"] = error
             finally:
@@ -644,6 +648,7 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
                     look_choice = gr.Dropdown(label="Look", choices=list(builtin_looks()), value=next(iter(builtin_looks()), None), elem_id="look-choice")
                     look_file = gr.UploadButton("Upload a look (.look, .cube or Hald .png)", file_types=list(LOOK_FILE_SUFFIXES), size="sm", elem_id="look-file")
                     strength = gr.Slider(0, 150, value=100, step=1, label="Style strength (%)", elem_id="strength")
+                    brushwork = gr.Slider(0, 150, value=100, step=1, label="Brushwork (%): a painterly look's strokes; 0 = colour only", elem_id="brushwork")
                     with gr.Row():
                         grain = gr.Slider(0, 100, value=0, step=1, label="Grain (%)", elem_id="grain", min_width=120)
                         vignette = gr.Slider(-100, 100, value=0, step=1, label="Vignette (%)", elem_id="vignette", min_width=120)
@@ -660,7 +665,7 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
                         video_status = gr.HTML(_progress_html(f"The clip shown (else your newest) gets the look, with its sound. Up to {MAX_CLIP_SECONDS / 60:.0f} minutes."),
                                                elem_id="video-status")
                         video_output = gr.Video(label="Your clip with the look", interactive=False, elem_id="video-output")
-                    stylize_look_files = gr.File(label="This look at the current strength (.cube and Hald .png carry colour only: no grain or vignette)",
+                    stylize_look_files = gr.File(label="This look at the current strength (.cube and Hald .png carry colour only: no grain, vignette or brushwork)",
                                                  file_count="multiple", interactive=False, visible=False, elem_id="stylize-look-files")
                     clear_photos_button = gr.Button("Clear my photos", size="sm")
 
@@ -674,15 +679,15 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
     training = train_button.click(train_look, [look_name, steps, seed, session_state], training_outputs,
                                   api_name="finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET)
 
-    preview_inputs = [look_choice, strength, grain, vignette, session_state]
+    preview_inputs = [look_choice, strength, grain, vignette, brushwork, session_state]
     photo_files.upload(add_photos, [photo_files, *preview_inputs], [photo_gallery, comparison, photo_files, clip_controls, session_state], api_name="add_photos",
                        concurrency_id="render", concurrency_limit=2, **QUIET)
     photo_gallery.select(select_photo, preview_inputs, [comparison, session_state], api_name="select_photo", concurrency_id="render", **QUIET)
     clear_photos_button.click(clear_photos, [session_state], [photo_gallery, clip_controls, comparison, export_file, session_state], api_name="clear_photos", **QUIET)
-    look_choice.change(choose_look, [look_choice, strength, session_state], [grain, vignette, comparison, session_state], api_name="choose_look",
+    look_choice.change(choose_look, [look_choice, strength, brushwork, session_state], [grain, vignette, comparison, session_state], api_name="choose_look",
                        concurrency_id="render", **QUIET)
     look_file.upload(upload_look, [look_file, session_state], [look_choice, session_state], api_name="upload_look", **QUIET)
-    for slider in (strength, grain, vignette):
+    for slider in (strength, grain, vignette, brushwork):
         slider.input(render_preview, preview_inputs, [comparison, session_state], api_name=f"preview_{slider.elem_id}", trigger_mode="always_last",
                      concurrency_id="render", **QUIET)
     export_button.click(export_photos, preview_inputs, [export_file, session_state], api_name="download", concurrency_limit=1, concurrency_id="export",

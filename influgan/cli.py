@@ -70,13 +70,15 @@ def cmd_finetune(args: argparse.Namespace) -> None:
 def cmd_stylize(args: argparse.Namespace) -> None:
     if not 0.0 <= args.strength <= MAX_STRENGTH:
         raise UserError(f"--strength must be within 0..{MAX_STRENGTH}, got {args.strength}")
+    if not 0.0 <= args.brushwork <= MAX_STRENGTH:
+        raise UserError(f"--brushwork must be within 0..{MAX_STRENGTH}, got {args.brushwork}")
     look = Look.load(args.look)
     media = find_media(args.photos)
     photos, clips = [p for p in media if not is_video(p)], [p for p in media if is_video(p)]
     out_dir = check_output_folder(args.out)
     clip_targets = plan_outputs(clips, out_dir, mp4_name, inputs=[args.look, *photos])  # before any work starts
     failures = 0
-    for done in iter_stylize(look, photos, out_dir, args.strength, inputs=[args.look, *clips]):
+    for done in iter_stylize(look, photos, out_dir, args.strength, inputs=[args.look, *clips], brushwork=args.brushwork):
         if done.error:
             failures += 1
             print(f"error: {done.error}", file=sys.stderr)
@@ -84,12 +86,12 @@ def cmd_stylize(args: argparse.Namespace) -> None:
         if done.target.name != "".join(same_format_name(done.source)):
             print(f"note: {done.source} → {done.target.name}: {done.source.stem}{done.source.suffix.lower()} is an input or another result of this run", file=sys.stderr)
         print(f"wrote {done.target} ({done.size[0]}×{done.size[1]}, {done.seconds:.2f}s)")
-    failures += sum(_stylize_video(look, clip, target, args.strength) for clip, target in zip(clips, clip_targets))
+    failures += sum(_stylize_video(look, clip, target, args.strength, args.brushwork) for clip, target in zip(clips, clip_targets))
     if failures:
         raise SystemExit(2)
 
 
-def _stylize_video(look: Look, clip: Path, target: Path, strength: float) -> int:
+def _stylize_video(look: Look, clip: Path, target: Path, strength: float, brushwork: float = 1.0) -> int:
     """Render one clip to ``target`` (.mp4) with a progress bar on stderr; returns 1 if it failed (reported), else 0."""
     started = time.perf_counter()
 
@@ -103,7 +105,7 @@ def _stylize_video(look: Look, clip: Path, target: Path, strength: float) -> int
     if target.name != "".join(mp4_name(clip)):
         print(f"note: {clip} → {target.name}: {''.join(mp4_name(clip))} is an input or another result of this run", file=sys.stderr)
     try:
-        info = stylize_video(look, clip, target, strength, progress=progress)
+        info = stylize_video(look, clip, target, strength, progress=progress, brushwork=brushwork)
     except (VideoError, OutputError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -129,7 +131,7 @@ def cmd_export_cube(args: argparse.Namespace) -> None:
     out = check_output_file(args.out, [args.look])
     write_atomically(out, lambda path: look.to_cube(path, args.size, args.strength))
     size = args.size or look.lut.shape[0]
-    print(f"wrote {out} ({size}³ LUT, strength {args.strength:g}; colour only: grain and vignette are not in a .cube)")
+    print(f"wrote {out} ({size}³ LUT, strength {args.strength:g}; colour only: grain, vignette and brushwork are not in a .cube)")
 
 
 def cmd_export_hald(args: argparse.Namespace) -> None:
@@ -140,7 +142,7 @@ def cmd_export_hald(args: argparse.Namespace) -> None:
     out = check_output_file(args.out, [args.look])
     write_atomically(out, lambda path: look.to_hald(path, args.level, args.strength))
     side = args.level**3
-    print(f"wrote {out} (Hald CLUT level {args.level}, {side}×{side} px, strength {args.strength:g}; colour only: grain and vignette are not in a Hald)")
+    print(f"wrote {out} (Hald CLUT level {args.level}, {side}×{side} px, strength {args.strength:g}; colour only: grain, vignette and brushwork are not in a Hald)")
 
 
 def _import_look(args: argparse.Namespace, source: str, read) -> None:
@@ -170,6 +172,9 @@ def cmd_info(args: argparse.Namespace) -> None:
     print(f"LUT:        {look.lut.shape[0]}³")
     for key, value in look.finish.to_dict().items():
         print(f"{key + ':':17s}{value:g}")
+    if look.brushwork is not None:
+        params = ", ".join(f"{key} {value:g}" for key, value in look.brushwork.params.items())
+        print(f"brushwork:       {look.brushwork.style} ({look.brushwork.order} the colour): {params}")
 
 
 def _add_finetune_arguments(p: argparse.ArgumentParser) -> None:
@@ -190,7 +195,7 @@ def build_parser(training: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m influgan", description="Learn a photo look from a feed and apply it.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     looks = "a .look, a .cube LUT or a Hald CLUT .png"
-    colour_only = "A .cube or a Hald CLUT carries colour only: the look's grain and vignette are not in it."
+    colour_only = "A .cube or a Hald CLUT carries colour only: the look's grain, vignette and brushwork are not in it."
 
     p = commands.add_parser("finetune", help="learn a look from reference photos", description="Learn a look from 3–50 reference photos of a feed.")
     if training:
@@ -200,6 +205,7 @@ def build_parser(training: bool = True) -> argparse.ArgumentParser:
     p = commands.add_parser("stylize", help="apply a look to photos and clips", description="Apply a look to photos at full resolution, and to clips (.mp4, .mov, .m4v, .webm, .mkv → .mp4).")
     p.add_argument("--look", required=True, help=looks)
     p.add_argument("--strength", type=float, default=1.0, help=f"style strength 0..{MAX_STRENGTH} (default %(default)s)")
+    p.add_argument("--brushwork", type=float, default=1.0, help=f"amount of the look's painterly stage (oil, watercolour, ink, …), if it has one: 0 colour only, 1 as learned, up to {MAX_STRENGTH} (default %(default)s)")
     p.add_argument("--out", required=True, help="output folder (created if needed); each result is OUT/<input stem>.<same extension>, or <stem>-2.<ext> when an input or another result of the run holds that name")
     p.add_argument("photos", nargs="+", metavar="PHOTO", help="photos and clips (files or folders); a clip's result is OUT/<stem>.mp4")
     p.set_defaults(run=cmd_stylize)

@@ -171,7 +171,7 @@ def call_raw(url: str, api_name: str, data_json: str) -> str:
 
 @pytest.mark.parametrize("strength, named", [("NaN", "0..150"), ("Infinity", "150"), ("-5", "minimum value 0"), ("1e309", "150"), ('"lots"', "lots")])
 def test_a_bad_slider_value_is_named(url, client, strength, named):
-    text = call_raw(url, "preview_strength", f'["Golden hour", {strength}, 0, 0, null]')
+    text = call_raw(url, "preview_strength", f'["Golden hour", {strength}, 0, 0, 100, null]')
     assert "event: error" in text
     message = json.loads(text.split("data: ", 1)[1])["error"]  # Gradio's own range check, or the app's
     assert message and named in message
@@ -269,3 +269,33 @@ def test_a_learned_grain_and_vignette_show_on_the_sliders_and_stay_in_the_look_f
     grain, vignette = visitor.predict("Grainy", 100, api_name="/choose_look")[:2]  # what picking the look sets
     assert value(grain) == pytest.approx(100 * learned.grain_amount / GRAIN_SLIDER_MAX, abs=0.1)
     assert value(vignette) == pytest.approx(100 * learned.vignette_amount, abs=0.1)
+
+
+def test_brushwork_slider_paints_the_preview_and_the_full_size_photo(client, files, tmp_path):
+    from influgan.images import load_image
+    from influgan.looks.lut import identity_lut
+    from influgan.looks.painterly import Brushwork
+
+    colour = Look(lut=identity_lut() ** 1.1, name="Painted")
+    painted = Look(lut=colour.lut, name="Painted", brushwork=Brushwork("cartoon"))
+    painted.save(tmp_path / "painted.look")
+    dropdown = client.predict(handle_file(str(tmp_path / "painted.look")), api_name="/upload_look")
+    name = value(dropdown)
+    before, none = client.predict(name, 100, 0, 0, 0, api_name="/preview_brushwork")
+    _, full = client.predict(name, 100, 0, 0, 100, api_name="/preview_brushwork")
+    with Image.open(before) as photo:
+        expected_none = np.asarray(colour.apply(photo), dtype=np.int16)
+        expected_full = np.asarray(painted.apply(photo), dtype=np.int16)
+    none, full = (np.asarray(Image.open(p).convert("RGB"), dtype=np.int16) for p in (none, full))
+    near_none, near_full = np.abs(none - expected_none).mean(), np.abs(full - expected_full).mean()
+    assert near_none < 3.5 and near_full < 3.5  # 0 %: colour only; 100 %: the cartoon (the preview files are JPEGs)
+    assert np.abs(full - none).mean() > 3 * max(near_none, near_full)
+    saved = value(client.predict(name, 100, 0, 0, 100, api_name="/download"))
+    result = np.asarray(Image.open(saved).convert("RGB"), dtype=np.int16)
+    expected = np.asarray(painted.apply(load_image(files["photo"])), dtype=np.int16)
+    assert result.shape == (1200, 1600, 3) and np.abs(result - expected).mean() < 1.0
+
+
+def test_a_bad_brushwork_value_is_named(url):
+    text = call_raw(url, "preview_brushwork", '["Golden hour", 100, 0, 0, 151, null]')
+    assert "event: error" in text and "150" in json.loads(text.split("data: ", 1)[1])["error"]

@@ -24,6 +24,7 @@ import math
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -32,7 +33,7 @@ import scipy.ndimage
 from PIL import Image
 
 WORK_SIDE = 1080  # the core of a render works at most at this many pixels on the shorter side
-STRIP_PIXELS = 1_000_000  # pixels per strip of the full-size detail pass
+STRIP_PIXELS = 500_000  # pixels per strip of the full-size detail pass
 MAX_AMOUNT = 1.5
 ORDERS = ("before", "after")
 _TRUNCATE = 3.0  # Gaussian kernels reach 3 σ (scipy's truncate; the torch twin builds the same kernels)
@@ -85,9 +86,13 @@ class Context:
         return float(min(self.size))
 
     def noise(self, key: str, cell: float, aspect: float = 1.0, angle: float = 0.0, channels: int = 1):
+        cell = float(cell.detach()) if hasattr(cell, "detach") else float(cell)  # the noise is a constant to a twin
         rows = self.rows or self.size[0]
         field = noise_field(self.full_size, self.size, self.top, rows, key, cell, aspect, angle, self.seed, channels)
         return self.wrap(field)
+
+
+_NOISE_LEVELS = 32.0  # 8-bit levels per standard deviation of a noise cell (Pillow resamples 8-bit images fast)
 
 
 def noise_field(full_size, size, top, rows, key, cell, aspect=1.0, angle=0.0, seed=0, channels=1) -> np.ndarray:
@@ -99,30 +104,47 @@ def noise_field(full_size, size, top, rows, key, cell, aspect=1.0, angle=0.0, se
     """
     full_h, full_w = full_size
     height, width = size
-    short_full = min(full_h, full_w)
-    cell_px = max(cell * short_full, 0.5)  # cell size in full-size pixels (at least half a pixel)
+    cells, (along, across, u0, v0) = _noise_cells(full_h, full_w, key, float(cell), float(aspect), float(angle), seed, channels)
     c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-    # the field's cells live in a frame rotated by ``angle``: u along, v across, in cell units
+    # Pillow's affine transform samples the cells at (u, v) = A · (x + 0.5, y + 0.5) + b for output pixel (x, y);
+    # cell i's centre is at i + 0.5. Full-size position X = (x + 0.5)·sx, Y = (y + top + 0.5)·sy, and the cell
+    # coordinates u = (X c + Y s)/along − u0, v = (−X s + Y c)/across − v0.
+    sx, sy = full_w / width, full_h / height
+    # cells at least 3 pixels across are sampled on a grid of every 2nd pixel and row (anchored to even rows of
+    # the image, so strips agree) and upsampled: a rotated bicubic transform costs 4× a separable resize
+    step = 2 if across / max(sx, sy) >= 3.0 else 1
+    first = top - top % step  # the strip's rows on the coarse grid: first..first + step·n
+    n_rows, n_cols = -(-(top + rows - first) // step), -(-width // step)
+    a = (c * sx / along * step, s * sy / along * step)
+    b = (-s * sx / across * step, c * sy / across * step)
+    # a coarse pixel (x', y') stands for image pixel centre (step·(x' + 0.5), first + step·(y' + 0.5))
+    coeffs = (a[0], a[1], a[1] * first / step - u0, b[0], b[1], b[1] * first / step - v0)
+    out = np.empty((channels, rows, width), np.float32)
+    for i, image in enumerate(cells):
+        coarse = image.transform((n_cols, n_rows), Image.Transform.AFFINE, coeffs, Image.Resampling.BICUBIC)
+        if step > 1:  # image pixel (x, y) centre ↔ coarse coordinate ((x + 0.5)/step, (y − first + 0.5)/step)
+            box = (0.0, (top - first) / step, width / step, (top - first + rows) / step)
+            coarse = coarse.resize((width, rows), Image.Resampling.BILINEAR, box=box)
+        np.subtract(np.asarray(coarse), np.float32(128.0), out=out[i], dtype=np.float32)
+    out *= np.float32(1.0 / _NOISE_LEVELS)
+    return out
+
+
+@lru_cache(maxsize=16)
+def _noise_cells(full_h: int, full_w: int, key: str, cell: float, aspect: float, angle: float, seed: int, channels: int):
+    """The seeded cells of a noise field as 8-bit images (128 + 32·N(0, 1)), and the frame they live in."""
+    cell_px = max(cell * min(full_h, full_w), 0.5)  # cell size in full-size pixels (at least half a pixel)
     along, across = cell_px * aspect, cell_px
+    c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
     corners = np.array([[0, 0], [full_w, 0], [0, full_h], [full_w, full_h]], dtype=np.float64)
     u = (corners[:, 0] * c + corners[:, 1] * s) / along
     v = (-corners[:, 0] * s + corners[:, 1] * c) / across
     u0, v0 = math.floor(u.min()) - 2, math.floor(v.min()) - 2
     nu, nv = math.ceil(u.max()) + 3 - u0, math.ceil(v.max()) + 3 - v0
     rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
-    cells = rng.standard_normal((channels, nv, nu), dtype=np.float32)
-    # image pixel (x, y) of ``size`` → full-size position → cell coordinates; Pillow's transform maps output → input
-    sx, sy = full_w / width, full_h / height
-    # u = (X c + Y s)/along − u0, X = (x + 0.5)·sx, Y = (y + top + 0.5)·sy ; Pillow samples input at (u, v) for the
-    # output pixel centre (x + 0.5, y + 0.5) and input pixel centres sit at i + 0.5
-    a = (c * sx / along, s * sy / along)
-    b = (-s * sx / across, c * sy / across)
-    coeffs = (a[0], a[1], a[1] * top - u0, b[0], b[1], b[1] * top - v0)
-    out = np.empty((channels, rows, width), np.float32)
-    for i in range(channels):
-        image = Image.fromarray(cells[i], "F")
-        out[i] = np.asarray(image.transform((width, rows), Image.Transform.AFFINE, coeffs, Image.Resampling.BICUBIC))
-    return out
+    noise = rng.standard_normal((channels, nv, nu), dtype=np.float32) * _NOISE_LEVELS + 128.5
+    images = tuple(Image.fromarray(np.clip(n, 0.0, 255.0).astype(np.uint8), "L") for n in noise)
+    return images, (along, across, u0, v0)
 
 
 # --- the NumPy operations the renderers are written against ----------------------------------------------
@@ -286,13 +308,14 @@ def steer(ops, responses, angle, count: int = 8):
     return total / weight_sum
 
 
-def xdog_lines(ops, lum, width_px, strength):
+def xdog_lines(ops, lum, width_px, strength, smoothing_px=0.0):
     """Ink lines by the extended difference of Gaussians (Winnemöller et al.): 0 on paper, up to 1 on a line.
 
     A line is drawn on the dark side of an edge, ``width_px`` its Gaussian scale; ``strength`` 0..1 lowers the
-    contrast an edge needs to draw (0: no lines)."""
-    fine = ops.blur(lum, width_px)
-    coarse = ops.blur(lum, 1.6 * width_px)
+    contrast an edge needs to draw (0: no lines). smoothing_px: the luma is first blurred by that much (folded into
+    the two blurs: Gaussians compose)."""
+    fine = ops.blur(lum, (width_px**2 + smoothing_px**2) ** 0.5)
+    coarse = ops.blur(lum, ((1.6 * width_px) ** 2 + smoothing_px**2) ** 0.5)
     difference = coarse - fine  # > 0 on the dark side of an edge
     threshold = 0.045 * (1.05 - strength)  # luma difference that starts a line
     darkness = 0.5 + 0.5 * ops.lib.tanh((difference - threshold) / (0.35 * threshold + 0.004))
@@ -328,29 +351,29 @@ def _oil_core(ops, rgb, p, ctx):
 # --- watercolour ----------------------------------------------------------------------------------------------
 def _watercolour_core(ops, rgb, p, ctx):
     wash = p["wash"] * ctx.short
-    colour = kuwahara(ops, rgb, wash, 4.0)
-    colour = ops.blur(colour, 0.35 * wash)  # washes are soft inside
+    colour = kuwahara(ops, rgb, wash, 6.0)  # washes: flat areas of one colour, crisp where the photo has edges
+    colour = ops.blur(colour, 0.15 * wash)  # soft inside
     # lighter and more transparent than the photo: the paper shows through the pigment
-    colour = 1.0 - (1.0 - colour) * (1.0 - 0.35 * p["transparency"])
-    # pigment density: flow turbulence (large), granulation (fine, more in dark washes), paper grain, and pigment
-    # carried to the edges of washes as they dry (edge darkening, Bousseau et al. 2006)
-    turbulence = ctx.noise("watercolour.turbulence", 0.06)[..., 0, :, :]
-    granulation = ctx.noise("watercolour.granulation", 0.0025)[..., 0, :, :]
-    paper = ctx.noise("watercolour.paper", 0.006)[..., 0, :, :]
+    colour = 1.0 - (1.0 - colour) * (1.0 - 0.45 * p["transparency"])
+    # pigment density: flow turbulence (large), granulation in the paper's valleys (more in dark washes), and
+    # pigment carried to the edges of washes as they dry (edge darkening, Bousseau et al. 2006)
+    turbulence = ctx.noise("watercolour.turbulence", 0.05)[..., 0, :, :]
+    paper = ctx.noise("watercolour.paper", 0.004)[..., 0, :, :]
+    granules = ctx.noise("watercolour.granulation", 0.0015)[..., 0, :, :]
     lum = luma(colour)
-    gy, gx = ops.gradient(ops.blur(lum, 0.5 * wash))
-    edges = ops.lib.sqrt(gx * gx + gy * gy + 1e-10) * wash  # luma change across a wash size
-    edges = ops.lib.tanh(3.0 * edges)
+    surround = ops.blur(colour, 0.6 * wash)
+    edges = ((colour - surround) ** 2).sum(-3) if not hasattr(colour, "dim") else ((colour - surround) ** 2).sum(-3)
+    edges = ops.lib.tanh(40.0 * edges)  # ≈ 1 along the boundaries between washes
+    darkness = 1.0 - lum
     density = (
         1.0
         + 0.9 * p["edge_darkening"] * edges
-        + 0.18 * p["bleed"] * turbulence
-        + 0.35 * p["granulation"] * granulation * (1.0 - lum)
-        + 0.12 * p["paper"] * paper
+        + 0.25 * p["bleed"] * turbulence
+        + p["granulation"] * (0.25 * ops.clip(-paper, 0.0, 3.0) + 0.15 * granules) * (0.3 + darkness)
     )
     # Bousseau's pigment density: C' = C − (C − C²)(d − 1): d > 1 darkens, d < 1 lightens
     out = colour - (colour - colour * colour) * (density[..., None, :, :] - 1.0)
-    out = out * (1.0 - 0.035 * p["paper"] * ops.clip(paper, -2.0, 2.0))[..., None, :, :]  # paper's tooth in light areas
+    out = out * (1.0 + 0.04 * p["paper"] * ops.clip(paper, -2.0, 2.0))[..., None, :, :]  # the paper's tooth
     return ops.clip(out * paper_colour(ctx), 0.0, 1.0)
 
 
@@ -363,12 +386,13 @@ def _ink_core(ops, rgb, p, ctx):
 
 def _ink_detail(ops, core, rgb, p, ctx):
     lum = luma(rgb)
-    lines = xdog_lines(ops, lum, p["line_width"] * ctx.short, p["line_strength"])
+    width = p["line_width"] * ctx.short
+    lines = xdog_lines(ops, lum, width, p["line_strength"], smoothing_px=0.5 * width)  # no line for sensor noise
     tone = core[..., 3, :, :]
-    darkness = ops.clip(1.0 - tone, 0.0, 1.0) ** 1.5 * p["hatching"]
+    darkness = ops.clip(1.0 - tone, 0.0, 1.0) ** 2 * p["hatching"]
     # graphite hatching: strokes at 60° everywhere tone asks for it, crossed at −30° in the darks
-    first = ctx.noise("ink.hatch1", 0.0012, aspect=24.0, angle=60.0)[..., 0, :, :]
-    second = ctx.noise("ink.hatch2", 0.0012, aspect=24.0, angle=-30.0)[..., 0, :, :]
+    first = ctx.noise("ink.hatch1", 0.0012, aspect=12.0, angle=60.0)[..., 0, :, :]
+    second = ctx.noise("ink.hatch2", 0.0012, aspect=12.0, angle=-30.0)[..., 0, :, :]
     hatch = smoothstep(ops, (darkness * 2.2 - 0.6 + 0.35 * first)) * 0.75
     hatch = hatch + smoothstep(ops, (darkness * 2.2 - 1.4 + 0.35 * second)) * 0.5
     paper = ctx.noise("ink.paper", 0.0015)[..., 0, :, :]
@@ -381,7 +405,7 @@ def _ink_detail(ops, core, rgb, p, ctx):
 
 
 def _ink_reach(p):
-    return _TRUNCATE * 1.6 * p["line_width"]
+    return _TRUNCATE * 1.7 * p["line_width"]
 
 
 # --- cartoon --------------------------------------------------------------------------------------------------
@@ -396,12 +420,14 @@ def _cartoon_core(ops, rgb, p, ctx):
 
 
 def _cartoon_detail(ops, core, rgb, p, ctx):
-    lines = xdog_lines(ops, luma(ops.blur(rgb, 0.0008 * ctx.short)), p["line_width"] * ctx.short, p["line_strength"])
+    # outlines of shapes, not of texture: edges of the photo smoothed at the line scale
+    width = p["line_width"] * ctx.short
+    lines = xdog_lines(ops, luma(rgb), width, p["line_strength"], smoothing_px=width)
     return core * (1.0 - 0.95 * lines)[..., None, :, :]
 
 
 def _cartoon_reach(p):
-    return _TRUNCATE * (1.6 * p["line_width"] + 0.0008)
+    return _TRUNCATE * 2.6 * p["line_width"]
 
 
 # --- halftone -------------------------------------------------------------------------------------------------
@@ -432,10 +458,12 @@ def _halftone_detail(ops, core, rgb, p, ctx):
     for i, base in enumerate(_SCREEN_ANGLES):
         amount = core[..., i, :, :]
         theta = (base + p["angle"]) * (math.pi / 180.0)
-        cos, sin = ops.lib.cos(theta), ops.lib.sin(theta)
-        u = (x * cos + y * sin) * (2.0 * math.pi / period)
-        v = (-x * sin + y * cos) * (2.0 * math.pi / period)
-        spot = 0.5 - 0.25 * (ops.lib.cos(u) + ops.lib.cos(v))  # the classic Euclidean dot: 0 at a dot's centre
+        cos, sin = ops.lib.cos(theta) * (2.0 * math.pi / period), ops.lib.sin(theta) * (2.0 * math.pi / period)
+        # the classic Euclidean dot, 0.5 − (cos u + cos v)/4 with u, v the rotated position in dot periods: each
+        # cosine of a sum split into products of a row's and a column's (two multiplies a pixel instead of a cosine)
+        cos_u = ops.lib.cos(x * cos) * ops.lib.cos(y * sin) - ops.lib.sin(x * cos) * ops.lib.sin(y * sin)
+        cos_v = ops.lib.cos(x * sin) * ops.lib.cos(y * cos) + ops.lib.sin(x * sin) * ops.lib.sin(y * cos)
+        spot = 0.5 - 0.25 * (cos_u + cos_v)
         ink = smoothstep(ops, (amount - spot) / (2.0 * softness * 2.0) + 0.5)
         # each ink filters the light: the paper times (1 − ink·(1 − ink colour))
         filt = ops.stack([1.0 - ink * (1.0 - base_c) for base_c in ink_colours[i]])
@@ -492,10 +520,10 @@ STYLES: dict[str, Style] = {
             "cartoon",
             "cartoon: flat colour bands (quantised luma over edge-preserving smoothing) and ink outlines",
             {
-                "smoothing": Param(0.005, 0.002, 0.02, "size of the flattened areas, a fraction of the shorter side"),
+                "smoothing": Param(0.008, 0.002, 0.02, "size of the flattened areas, a fraction of the shorter side"),
                 "levels": Param(6.0, 2.0, 12.0, "number of tone bands"),
-                "line_width": Param(0.0012, 0.0004, 0.005, "outline width (Gaussian scale), a fraction of the shorter side"),
-                "line_strength": Param(0.7, 0.0, 1.0, "how faint an edge still draws an outline"),
+                "line_width": Param(0.0015, 0.0004, 0.005, "outline width (Gaussian scale), a fraction of the shorter side"),
+                "line_strength": Param(0.85, 0.0, 1.0, "how faint an edge still draws an outline"),
             },
             _cartoon_core,
             _cartoon_detail,

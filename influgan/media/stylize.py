@@ -70,17 +70,19 @@ def iter_stylize(
     name_for: Callable[[Path], tuple[str, str]] = same_format_name,
     inputs: Sequence[str | os.PathLike] = (),
     reserve: Callable[[Path], ContextManager] | None = None,
+    brushwork: float = 1.0,
 ) -> Iterator[Stylized]:
     """Stylize each of ``sources`` into ``folder`` (which must exist), yielding one ``Stylized`` per photo as it is
     done. inputs: other inputs of the run that no output may replace (e.g. the look file). reserve(source): a
-    context manager held while the photo is in memory (the app's memory budget)."""
+    context manager held while the photo is in memory (the app's memory budget). brushwork: the amount of the
+    look's painterly stage, if it has one (0: colour only, 1: as learned, up to 1.5)."""
     sources = [Path(s) for s in sources]
     targets = plan_outputs(sources, folder, name_for, inputs)  # every name decided before any work starts
     for source, target in zip(sources, targets):
         started = time.perf_counter()
         try:
             with reserve(source) if reserve else nullcontext():
-                result = look.apply(load_image(source, keep_alpha=True), strength=strength, finish=finish, in_place=True)
+                result = look.apply(load_image(source, keep_alpha=True), strength=strength, finish=finish, in_place=True, brushwork=brushwork)
                 write_atomically(target, lambda path: save_image(result, path))
         except ImageError as error:
             yield Stylized(source, target, error=str(error))

@@ -328,23 +328,28 @@ def stylize_video(
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
     max_seconds: float | None = None,
+    brushwork: float = 1.0,
 ) -> VideoInfo:
     """Put ``look`` on the clip ``src`` and write an H.264 MP4 to ``dst``; returns the clip's VideoInfo.
 
     strength: 0..1.5 as for photos (finish amounts scale too); finish overrides the look's own (the app's sliders).
     progress(frames_done, frames_total) is called from this thread as frames are encoded.
     cancel: set it from another thread to stop; raises VideoCancelled. max_seconds: see ``probe_video``.
+    brushwork: the amount of the look's painterly stage (0..1.5); its paper and strokes are anchored to the frame,
+    so a still scene gives identical frames.
     Raises VideoError for a clip that cannot be used, OutputError for a ``dst`` that cannot be written or is ``src``;
     ``dst`` is only ever replaced by a complete file.
     """
     src, dst = Path(src), Path(dst)
     if not 0.0 <= strength <= MAX_STRENGTH:  # NaN fails too
         raise ValueError(f"strength must be within 0..{MAX_STRENGTH}, got {strength}")
+    if not 0.0 <= brushwork <= MAX_STRENGTH:
+        raise ValueError(f"brushwork must be within 0..{MAX_STRENGTH}, got {brushwork}")
     scan = _scan(src, max_seconds)
     check_output_file(dst, [src], what=src.name)
 
     def style(image: Image.Image, index: int) -> Image.Image:  # Look.apply on a frame of our own: where it is
-        return look.apply(image, strength, finish, seed=index, in_place=True)  # grain seeded by the frame index
+        return look.apply(image, strength, finish, seed=index, in_place=True, brushwork=brushwork)  # grain seeded by the frame index
 
     write_atomically(dst, lambda temporary: _render(src, temporary, scan, style, progress, cancel))
     return scan.info
