@@ -24,7 +24,10 @@ Each feed runs through the CLI, as a user would: ``python -m influgan finetune -
 - SSIM (luma) to the truth; on photo feeds the truth is colour only, so SSIM ≥ 0.95 means no stroke was added;
 - stage: the painterly stage the look carries (its style, or "none"); fine-tune seconds, with the load average.
 
-    python bench/paintbench.py [--feeds a,b] [--out DIR] [--threads 2] [--set KEY=VALUE ...]
+    python bench/paintbench.py [--feeds a,b] [--out DIR] [--threads 2] [--cache DIR] [--cli-args '--steps 100']
+
+``--fit-only stats|gan|both``: the ablation of the fit's judge through the Python API, without the CLI (see
+``run_fit_only``); ``s`` is then the fit's own time.
 
 Writes a contact sheet per feed to --out (default bench/out/paintbench): rows of references; then per input:
 input, truth, colour-only, output.
@@ -152,8 +155,20 @@ def own_feeds() -> list[Feed]:
     return [Feed(f"own-{style}", "painterly", lambda style=style: own_style(style), True) for style in OWN_STYLES]
 
 
-def make_feed(feed: Feed, photos: list[Path], folder: Path) -> tuple[list[Path], list[Path], list[np.ndarray]]:
-    """Write the feed's references (JPEG q85) and inputs (PNG) into ``folder``; returns their paths and the truths."""
+def make_feed(feed: Feed, photos: list[Path], folder: Path, cache: Path | None = None) -> tuple[list[Path], list[Path], list[np.ndarray]]:
+    """Write the feed's references (JPEG q85) and inputs (PNG) into ``folder``; returns their paths and the truths.
+    cache: a folder of feeds made before (``cache/<feed>/``: refs/, inputs/, truth*.png), made there when missing."""
+    if cache is not None:
+        stored = cache / feed.name
+        if not (stored / "done").exists():
+            shutil.rmtree(stored, ignore_errors=True)
+            _, _, truths = make_feed(feed, photos, stored)
+            for i, truth in enumerate(truths):
+                Image.fromarray(truth).save(stored / f"truth{i}.png")
+            (stored / "done").touch()
+        refs = sorted((stored / "refs").glob("*.jpg"))
+        inputs = sorted((stored / "inputs").glob("*.png"))
+        return refs, inputs, [np.asarray(Image.open(stored / f"truth{i}.png").convert("RGB")) for i in range(len(inputs))]
     order = np.random.default_rng(feed_seed(feed.name)).permutation(len(photos))
     rng = np.random.default_rng(feed_seed(feed.name) + 1)
     apply = feed.make()
@@ -296,10 +311,10 @@ def contact_sheet(refs: list[Path], inputs: list[np.ndarray], truths, colour_onl
     sheet.save(path)
 
 
-def run_feed(feed: Feed, photos: list[Path], out: Path, threads: int, extra: list[str]) -> dict:
+def run_feed(feed: Feed, photos: list[Path], out: Path, threads: int, extra: list[str], cache: Path | None) -> dict:
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
-        refs, input_paths, truths = make_feed(feed, photos, work)
+        refs, input_paths, truths = make_feed(feed, photos, work, cache)
         look = work / "feed.look"
         load = os.getloadavg()[0]
         seconds = cli("finetune", "--refs", *map(str, refs), "--content", *map(str, input_paths), "--out", str(look), *extra, threads=threads)
@@ -316,11 +331,41 @@ def run_feed(feed: Feed, photos: list[Path], out: Path, threads: int, extra: lis
     return row
 
 
+def run_fit_only(feed: Feed, photos: list[Path], out: Path, loss: str, cache: Path | None) -> dict:
+    """The ablation of the fit's judge, without the CLI's colour: ``fit_brushwork`` (Python API, settings as the
+    fine-tune's but ``loss``) on the references and inputs; the output is the inputs through the fitted stage, then
+    through the perfect colour-only answer fitted from those renders to the truths (so only the stage differs)."""
+    from influgan.learning.painterly_fit import BRUSHWORK_READ, BrushworkFitSettings, fit_brushwork_report
+    from influgan.looks.painterly import render_brushwork
+
+    with tempfile.TemporaryDirectory() as work:
+        refs, input_paths, truths = make_feed(feed, photos, Path(work), cache)
+        read = lambda p: photo_at_side(p, BRUSHWORK_READ) if max(Image.open(p).size) > BRUSHWORK_READ else Image.open(p).convert("RGB")
+        started = time.perf_counter()
+        load = os.getloadavg()[0]
+        report = fit_brushwork_report([read(p) for p in refs], [read(p) for p in input_paths], BrushworkFitSettings(loss=loss))
+        seconds = time.perf_counter() - started
+        inputs = [np.asarray(Image.open(p).convert("RGB")) for p in input_paths]
+        staged = [render_brushwork(x, report.brushwork) for x in inputs] if report.brushwork else inputs
+        outputs = colour_only_answer(staged, truths)
+        colour_only = colour_only_answer(inputs, truths)
+        row = {"feed": feed.name, "kind": feed.kind, "tuned": feed.tuned, "stage": report.brushwork.style if report.brushwork else "none",
+               "seconds": seconds, "load": load}
+        for key, images in (("out", outputs), ("col", colour_only), ("id", inputs)):
+            row[f"tex_{key}"] = float(np.mean([texture_distance(x, t) for x, t in zip(images, truths)]))
+            row[f"de_{key}"] = float(np.mean([blurred_delta_e(x, t) for x, t in zip(images, truths)]))
+            row[f"ssim_{key}"] = float(np.mean([ssim(x, t) for x, t in zip(images, truths)]))
+        contact_sheet(refs, inputs, truths, colour_only, outputs, out / f"{feed.name}-fit-{loss}.png")
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--feeds", help="comma-separated feed names (default: all)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "paintbench"))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cache", help="keep the made feeds in this folder and reuse them (making them takes minutes)")
+    parser.add_argument("--fit-only", metavar="LOSS", help="the ablation: fit_brushwork with this loss (stats, gan, both) and the perfect colour, no CLI")
     parser.add_argument("--cli-args", default="", help="extra arguments for `influgan finetune`, e.g. '--steps 100'")
     args = parser.parse_args()
     if not Path(MAGICK).exists() or b"ImageMagick" not in subprocess.run([MAGICK, "-version"], capture_output=True).stdout:
@@ -336,7 +381,14 @@ def main() -> None:
     print(header, flush=True)
     rows = []
     for feed in feeds:
-        r = run_feed(feed, photos, out, args.threads, args.cli_args.split())
+        cache = Path(args.cache) if args.cache else None
+        if args.fit_only:
+            import torch
+
+            torch.set_num_threads(args.threads)
+            r = run_fit_only(feed, photos, out, args.fit_only, cache)
+        else:
+            r = run_feed(feed, photos, out, args.threads, args.cli_args.split(), cache)
         rows.append(r)
         print(f"{r['feed']:20s} {'yes' if r['tuned'] else 'no':>5s} {r['stage']:>11s} {r['tex_out']:8.2f} {r['tex_col']:8.2f} {r['tex_id']:7.2f} "
               f"{r['tex_out'] / max(r['tex_col'], 1e-9):6.2f} {r['de_out']:7.2f} {r['de_col']:7.2f} {r['ssim_out']:8.3f} {r['ssim_col']:8.3f} "

@@ -57,10 +57,11 @@ def cmd_finetune(args: argparse.Namespace) -> None:
         raise UserError(f"--out {args.out}: a look is written as a .look file (export-cube makes a .cube from it)")
     out = check_output_file(args.out, [*files, *content_files])  # before the fine-tune, not after it
     references = _load_many(files, "reference")
-    if not MIN_REFERENCES <= len(references) <= MAX_REFERENCES:
-        raise UserError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} readable reference photos, got {len(references)}")
+    if not 1 <= len(references) <= MAX_REFERENCES:  # 1–2: paintings (finetune checks their size)
+        raise UserError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} readable reference photos (or 1–{MIN_REFERENCES - 1} paintings), got {len(references)}")
     content = _load_many(content_files, "content photo") if args.content else None
-    settings = FinetuneSettings(steps=args.steps, seed=args.seed, adversary=args.adversary, start_from=args.start)
+    settings = FinetuneSettings(steps=args.steps, seed=args.seed, adversary=args.adversary, start_from=args.start,
+                                learn_brushwork=not args.no_brushwork, brushwork_loss=args.brushwork_loss)
     name = args.name or out.stem
     look = finetune(references, content, settings, callback=_progress, name=name)
     write_atomically(out, look.save)
@@ -178,9 +179,9 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def _add_finetune_arguments(p: argparse.ArgumentParser) -> None:
-    from .learning.finetune import ADVERSARIES, STARTS, FinetuneSettings  # imports torch: only when finetune is the command
+    from .learning.finetune import ADVERSARIES, BRUSHWORK_LOSSES, STARTS, FinetuneSettings  # imports torch: only when finetune is the command
 
-    p.add_argument("--refs", nargs="+", required=True, metavar="PATH", help="reference photos (files or folders)")
+    p.add_argument("--refs", nargs="+", required=True, metavar="PATH", help="reference photos (files or folders): 3–50 posts, or 1–2 large paintings (their palette and brushwork)")
     p.add_argument("--content", nargs="+", metavar="PATH", help="plain photos to learn the mapping from (default: the shipped examples)")
     p.add_argument("--out", required=True, help="look file to write (.look)")
     p.add_argument("--steps", type=int, default=FinetuneSettings.steps, help="optimisation steps (default %(default)s)")
@@ -188,6 +189,8 @@ def _add_finetune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adversary", choices=ADVERSARIES, default=FinetuneSettings.adversary, help="none: grain and vignette read from the feed directly; texture: learned by texture discriminators (default %(default)s)")
     p.add_argument("--start", choices=STARTS, default=FinetuneSettings.start_from, help="start from the look prior's instant look or from identity (default %(default)s)")
     p.add_argument("--name", help="name of the look (default: the output file's stem)")
+    p.add_argument("--brushwork-loss", choices=BRUSHWORK_LOSSES, default=FinetuneSettings.brushwork_loss, help="how a painterly stage is judged while it is fitted: stats (texture statistics), gan (a patch discriminator) or both (default %(default)s)")
+    p.add_argument("--no-brushwork", action="store_true", help="learn colour and finishing only, never a painterly stage")
 
 
 def build_parser(training: bool = True) -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -27,6 +27,7 @@ from PIL import Image
 
 from ..images import MAX_REFERENCES, MIN_REFERENCES, check_training_size, image_to_tensor, load_image, load_training_image, thumbnail
 from ..looks.look import Look
+from ..looks.painterly import render_brushwork
 from .losses import lut_monotonicity, lut_range, lut_smoothness, rgb_to_lab, sliced_wasserstein
 from .lut_torch import apply_lut_colours
 from .natural import load_histogram, sample_colours
@@ -34,10 +35,12 @@ from .networks import LookGenerator
 from .texture_adversary import FinishAdversary
 from .finish_estimate import estimate_finish, read_texture, remove_vignette
 from ..looks.finishing import Finish
+from .painterly_fit import BRUSHWORK_READ, LOSSES as BRUSHWORK_LOSSES, BrushworkFitSettings, fit_brushwork_report
 from .prior import READ_SIZE, LookPrior, load_prior
 from ..weights import WEIGHTS_DIR
 
 ADVERSARIES = ("none", "texture")
+PAINTING_SIDE = 480  # one or two images this large (shorter side, px) are a feed of their own: "style from a painting"
 STARTS = ("prior", "identity")
 NOISE_SHARE = 0.35  # scales the references' half-against-half distance to the scene noise of the fine-tune's colour loss
 # the most the anchor weight is multiplied by, for a start that explains the references (4-fold, 3 seeds, worst look
@@ -59,6 +62,10 @@ class FinetuneSettings:
     colour_samples: int = 4096  # colours per step in the colour-distribution loss
     natural_share: float = 0.7  # share of content colours drawn from the natural-photo pool
     learn_finish: bool = True  # learn the feed's grain and vignette (False: the look is colour only)
+    # learn a painterly stage when the feed shows one (painterly_fit; photo feeds get none); "stats": judged by
+    # texture statistics, "gan": by a patch discriminator, "both" (docs/experiments.md: the ablation)
+    learn_brushwork: bool = True
+    brushwork_loss: str = "stats"
     # "none": finishing read from the references directly (finish_estimate); "texture": learned by discriminators on
     # texture against the content photos (texture_adversary). The colour discriminators of earlier stops are gone
     # (no gain; docs/experiments.md). Default "none": on bench/finishbench.py the direct reading is the better.
@@ -77,6 +84,8 @@ class FinetuneSettings:
             raise ValueError(f"start_from must be one of {', '.join(STARTS)}, got {self.start_from!r}")
         if not 1 <= self.steps <= 5000:
             raise ValueError(f"steps must be within 1..5000, got {self.steps}")
+        if self.brushwork_loss not in BRUSHWORK_LOSSES:
+            raise ValueError(f"brushwork_loss must be one of {', '.join(BRUSHWORK_LOSSES)}, got {self.brushwork_loss!r}")
         if not 0.0 <= self.natural_share <= 1.0:
             raise ValueError(f"natural_share must be within 0..1, got {self.natural_share}")
 
@@ -111,6 +120,27 @@ def _load_images(images: Sequence[ImageSource], size: int) -> list[Image.Image]:
             image = load_training_image(image, size)
         out.append(thumbnail(image.convert("RGB"), size))
     return out
+
+
+def feed_references(references: Sequence[ImageSource]) -> tuple[list[ImageSource], bool]:
+    """The feed as references: 3–50 photos as they are, or one or two large images (paintings, at least
+    PAINTING_SIDE px on the shorter side) tiled into quarters (overlapping a little) for the colour. Returns (the
+    references, whether they were tiled); ValueError for any other count."""
+    if MIN_REFERENCES <= len(references) <= MAX_REFERENCES:
+        return list(references), False
+    if not 1 <= len(references) < MIN_REFERENCES:
+        raise ValueError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} reference photos (or 1–{MIN_REFERENCES - 1} paintings), got {len(references)}")
+    images = _load_images(references, BRUSHWORK_READ)
+    small = [i for i, image in enumerate(images, 1) if min(image.size) < PAINTING_SIDE]
+    if small:
+        raise ValueError(f"need {MIN_REFERENCES} reference photos, or paintings of at least {PAINTING_SIDE} px on the shorter side "
+                         f"(image {small[0]} is {min(images[small[0] - 1].size)} px)")
+    tiles = []
+    for image in images:
+        w, h = image.size
+        tw, th = round(w * 0.55), round(h * 0.55)  # quarters overlapping by a tenth
+        tiles += [image.crop((x, y, x + tw, y + th)) for y in (0, h - th) for x in (0, w - tw)]
+    return tiles, True
 
 
 def _short_side(image: Image.Image, side: int) -> Image.Image:
@@ -199,11 +229,11 @@ def finetune_steps(
     shipped one.
     """
     settings = settings or FinetuneSettings()
-    if not MIN_REFERENCES <= len(references) <= MAX_REFERENCES:
-        raise ValueError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} reference photos, got {len(references)}")
+    started = time.perf_counter()
+    feed = list(references)
+    references, tiled = feed_references(feed)
     if not content:
         content = default_content()
-    started = time.perf_counter()
     generator = torch.Generator().manual_seed(settings.seed)
     torch.manual_seed(settings.seed)  # network initialisation
 
@@ -219,10 +249,22 @@ def finetune_steps(
             reading = estimate_finish(textures)
             finish = reading.finish
         del textures
+    brushwork, brushwork_fit = None, None
+    if settings.learn_brushwork:  # from the feed as given (a painting whole), at about the size it is posted at
+        brushwork_fit = fit_brushwork_report(_load_images(feed, BRUSHWORK_READ), _load_images(content, BRUSHWORK_READ),
+                                             BrushworkFitSettings(loss=settings.brushwork_loss, seed=settings.seed), finish)
+        brushwork = brushwork_fit.brushwork
+        if brushwork is not None:  # the feed's texture is the brushwork's: what read as grain was strokes or paper
+            finish = Finish(vignette_amount=finish.vignette_amount, vignette_radius=finish.vignette_radius)
+            if adversary is not None:
+                adversary = None
     if finish.vignette_amount:  # the references' colours as they were before the vignette
         ref_images = [remove_vignette(image, finish.vignette_amount, finish.vignette_radius) for image in ref_images]
     ref_thumbs = _thumbnails(ref_images, settings.thumb_size)
-    content_thumbs = _thumbnails(_load_images(content, settings.thumb_size), settings.thumb_size)
+    content_images = _load_images(content, settings.thumb_size if brushwork is None else 4 * settings.thumb_size)
+    if brushwork is not None:  # the stage runs before the LUT: the colour is learned on the brushwork's renders
+        content_images = [Image.fromarray(render_brushwork(np.asarray(image), brushwork)) for image in content_images]
+    content_thumbs = _thumbnails(content_images, settings.thumb_size)
     ref_lab = rgb_to_lab(_pixels(ref_thumbs)) / 100.0  # (N_r, 3)
     content_pixels = _pixels(content_thumbs)  # (N_c, 3)
     histogram = load_histogram()
@@ -274,7 +316,9 @@ def finetune_steps(
         report = StepReport(step, settings.steps, losses, time.perf_counter() - started, look_generator)
         if step == settings.steps:
             metadata = {
-                "references": len(references),
+                "references": len(feed),
+                **({"tiled_into": len(references)} if tiled else {}),
+                **({"brushwork_fit": brushwork_fit.summary()} if brushwork_fit is not None else {}),
                 "started_from": "prior" if start is not None and start.metadata.get("source") == "prior" else "look" if start else "identity",
                 "content_photos": len(content),
                 "anchor_weight": round(anchor_weight, 4) if anchor is not None else 0.0,
@@ -285,6 +329,7 @@ def finetune_steps(
                 "seconds": round(report.elapsed, 2),
             }
             report.result = look_generator.to_look(name=name, metadata=metadata)
+            report.result = replace(report.result, brushwork=brushwork)
         yield report
 
 

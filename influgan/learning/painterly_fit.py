@@ -30,24 +30,25 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..finishing import Finish, finish_image
+from ..looks.finishing import Finish, finish_image
 from ..looks.painterly import STYLES, Brushwork, render_brushwork
 from .texture_stats import PatchDiscriminator, RandomTextureFeatures, texture_distance
 
 LOSSES = ("stats", "gan", "both")
+BRUSHWORK_READ = 1080  # references and contents are read at most this large (longer side) for the fit
 # the parameter that sets each style's scale: searched on a grid (the noise fields' cells follow it, so it is
 # not a smooth function of the render); the others are fitted by gradient
 SIZE_PARAM = {"oil": "brush", "watercolour": "wash", "ink": "line_width", "cartoon": "smoothing", "halftone": "dot_size"}
 GAP_RATIO = 1.5  # the references must differ from the content photos by this many times their own noise
-KEEP_SHARE = 0.35  # the fitted stage must remove at least 65 % of the gap
+KEEP_SHARE = 0.5  # the fitted stage must remove at least half of the gap
 
 
 @dataclass
 class BrushworkFitSettings:
     """Settings of ``fit_brushwork``; the defaults are what the fine-tune uses."""
 
-    native: int = 540  # renders are made at the references' shorter side, at most this (pixels)
-    side: int = 270  # and judged shrunk to about this
+    native: int = 400  # renders are made at the references' shorter side, at most this (pixels)
+    side: int = 200  # and judged shrunk to about this
     contents: int = 2  # content crops the renders are made from
     grid: int = 3  # sizes tried per style in the first pass
     splits: int = 6  # random splits of the references for their scene noise

@@ -83,7 +83,8 @@ def sliced_distance(a: torch.Tensor, b: torch.Tensor, projections: int = 32, sam
     fa = a.transpose(0, 1).flatten(1).T  # (N, C)
     fb = b.transpose(0, 1).flatten(1).T
     pick_a = torch.randint(fa.shape[0], (samples,), generator=generator)
-    pick_b = torch.randint(fb.shape[0], (samples,), generator=generator)
+    # the same places in both when they are alike in size: an image set's distance to itself is then 0
+    pick_b = pick_a if fb.shape[0] == fa.shape[0] else torch.randint(fb.shape[0], (samples,), generator=generator)
     directions = torch.randn(fa.shape[1], projections, generator=generator)
     directions = directions / directions.norm(dim=0, keepdim=True)
     pa = torch.sort(fa[pick_a] @ directions, dim=0).values

@@ -1,0 +1,100 @@
+"""Learning a painterly stage from a feed: recognised and sized when the feed has one, None for photos, a painting
+tiled into references; small images (the shipped examples) so the suite stays fast."""
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from influgan.learning.finetune import FinetuneSettings, feed_references, finetune
+from influgan.learning.painterly_fit import (BrushworkFitSettings, fit_brushwork, fit_brushwork_report, reference_crops,
+                                             square_crops)
+from influgan.looks.painterly import Brushwork, render_brushwork
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+FAST = dict(native=192, side=96, grid=3, refine=1)
+
+
+def _jpeg(image: Image.Image, quality: int = 85) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return Image.open(buffer).convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def feed():
+    return [Image.open(p).convert("RGB") for p in sorted((EXAMPLES / "feed").glob("*.jpg"))]
+
+
+@pytest.fixture(scope="module")
+def content():
+    return [Image.open(p).convert("RGB") for p in sorted((EXAMPLES / "content").glob("*.jpg"))]
+
+
+def _painted(feed, brushwork):
+    return [_jpeg(Image.fromarray(render_brushwork(np.asarray(image), brushwork))) for image in feed]
+
+
+@pytest.mark.parametrize("style, size_param, size", [("halftone", "dot_size", 0.015), ("ink", "line_width", 0.003)])
+def test_a_rendered_feed_is_recognised_and_sized(feed, content, style, size_param, size):
+    references = _painted(feed, Brushwork(style, {size_param: size}))
+    settings = BrushworkFitSettings(styles=("oil", "ink", "halftone"), **FAST)
+    report = fit_brushwork_report(references, content, settings)
+    assert report.brushwork is not None, report.summary()
+    assert report.brushwork.style == style
+    assert size / 2 <= report.brushwork.params[size_param] <= size * 2
+    assert report.brushwork.order == "before"
+    assert report.remaining < 0.5 * report.gap
+
+
+def test_a_photo_feed_gets_no_stage(feed, content):
+    references = [_jpeg(image, 80) for image in feed]  # graded photos, saved as a social app would
+    report = fit_brushwork_report(references, content, BrushworkFitSettings(**FAST))
+    assert report.brushwork is None, report.summary()
+    assert report.gap < 1.5 * report.noise  # decided before any renderer was tried: cheap for photo feeds
+    assert report.tried == {}
+
+
+def test_a_painting_is_a_feed(content):
+    painting = Image.fromarray(render_brushwork(np.asarray(content[2].resize((720, 480))), Brushwork("halftone", {"dot_size": 0.015})))
+    crops = reference_crops([painting], 100)
+    assert len(crops) >= 4 and all(c.shape == (100, 100, 3) for c in crops)
+    tiles, tiled = feed_references([painting])
+    assert tiled and len(tiles) == 4 and all(min(t.size) >= 240 for t in tiles)
+    assert fit_brushwork([painting], content, BrushworkFitSettings(styles=("ink", "halftone"), **FAST)).style == "halftone"
+
+
+def test_a_small_single_image_is_refused(content):
+    with pytest.raises(ValueError, match="paintings of at least"):
+        feed_references([content[1]])  # 451×300: a photo, not a painting
+    with pytest.raises(ValueError, match="need 3 to 50"):
+        feed_references([])
+
+
+def test_finetune_learns_the_stage_from_a_painting(content):
+    painting = Image.fromarray(render_brushwork(np.asarray(content[4].resize((720, 480))), Brushwork("halftone", {"dot_size": 0.015})))
+    settings = FinetuneSettings(steps=3, learn_finish=False)
+    look = finetune([painting], content[:2], settings)
+    assert look.metadata["tiled_into"] == 4
+    assert look.brushwork is not None and look.brushwork.style == "halftone", look.metadata["brushwork_fit"]
+
+
+def test_finetune_without_brushwork_is_colour_only(feed, content):
+    look = finetune(feed[:3], content[:1], FinetuneSettings(steps=2, learn_brushwork=False, learn_finish=False))
+    assert look.brushwork is None and "brushwork_fit" not in look.metadata
+
+
+def test_square_crops_keep_the_shorter_side(content):
+    crops = square_crops(content[0].resize((300, 200)), 64, 3)
+    assert len(crops) == 3 and all(c.shape == (64, 64, 3) and c.dtype == np.uint8 for c in crops)
+    assert not np.array_equal(crops[0], crops[2])  # spread along the longer side
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="loss"):
+        BrushworkFitSettings(loss="vgg")
+    with pytest.raises(ValueError, match="unknown brushwork style"):
+        BrushworkFitSettings(styles=("fresco",))
+    with pytest.raises(ValueError, match="brushwork_loss"):
+        FinetuneSettings(brushwork_loss="vgg")
