@@ -36,7 +36,7 @@ import influgan
 from influgan.serving.budget import BudgetTimeout, MemoryBudget
 from influgan.learning.fingerprint import render_fingerprint
 from influgan.looks.finishing import GRAIN_SLIDER_MAX
-from influgan.images import MIN_REFERENCES, thumbnail
+from influgan.images import MIN_REFERENCES, PAINTING_SIDE, thumbnail
 from influgan.looks.look import LOOK_FILE_SUFFIXES
 from influgan.media.outputs import OutputError
 from influgan.serving.session import MAX_CLIP_SECONDS, Session, SessionClosed, SessionFull, SessionStore, process_root, sweep_files
@@ -241,7 +241,8 @@ def _references_view(session: Session, problems: list[str] = ()) -> dict:
     lines = []
     if refs:
         count = len(refs)
-        ready = "ready to learn the look" if count >= MIN_REFERENCES else f"add {MIN_REFERENCES - count} more"
+        ready = ("ready to learn the look" if count >= MIN_REFERENCES else "ready to learn the look of this painting" if _paintings(refs)
+                 else f"add {MIN_REFERENCES - count} more")
         lines.append(f"**{count} reference photo{'s' if count != 1 else ''}** — {ready}.")
     if problems:
         lines.append("Skipped:\n" + "\n".join(f"- {md(problem)}" for problem in problems))
@@ -323,8 +324,9 @@ def train_look(name: str, steps: float, seed: float, state: Session | None):
     steps = int(_number(steps, "Training steps", 1, 5000))
     seed = int(_number(seed if seed is not None else 0, "Seed", 0, 2**31 - 1))
     refs = session.refs
-    if len(refs) < MIN_REFERENCES:
-        raise gr.Error(f"Add at least {MIN_REFERENCES} reference photos on the References tab first (you have {len(refs)}).")
+    if len(refs) < MIN_REFERENCES and not _paintings(refs):
+        raise gr.Error(f"Add at least {MIN_REFERENCES} reference photos on the References tab first (you have {len(refs)}), "
+                       f"or one or two paintings of at least {PAINTING_SIDE} px.")
     with session.hold(), MEMORY.reserve(FINETUNE_MEMORY):
         references = [Image.open(ref.path).convert("RGB") for ref in refs]
         content = session.content_photos()
@@ -363,6 +365,11 @@ def train_look(name: str, steps: float, seed: float, state: Session | None):
             look_choice: gr.update(choices=_look_choices(session), value=look.name),
             session_state: session,
         }
+
+
+def _paintings(refs) -> bool:
+    """One or two references large enough to be a feed of their own (a painting: its palette and brushwork)."""
+    return 1 <= len(refs) < MIN_REFERENCES and all(min(Image.open(ref.path).size) >= PAINTING_SIDE for ref in refs)
 
 
 def cancel_training() -> str:

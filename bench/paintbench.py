@@ -249,8 +249,8 @@ def colour_only_answer(inputs: list[np.ndarray], truths: list[np.ndarray], size:
     trilinear interpolation. Nothing with colour alone comes closer to the truth on these very photos."""
     import torch
 
-    from influgan.lut import identity_lut
-    from influgan.lut_torch import apply_lut
+    from influgan.looks.lut import identity_lut
+    from influgan.learning.lut_torch import apply_lut
 
     source = np.concatenate([x.reshape(-1, 3) for x in inputs]).astype(np.float64) / 255.0
     target = np.concatenate([t.reshape(-1, 3) for t in truths]).astype(np.float64) / 255.0

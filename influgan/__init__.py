@@ -8,6 +8,7 @@
     look.save("my.look"); look.to_cube("my.cube", strength=0.8); look.to_hald("my_hald.png")
     look.brushwork = influgan.Brushwork("watercolour", {"wash": 0.01})          # a painterly stage (oil, ink, …)
     look.apply(influgan.load_image("me.jpg"), brushwork=0.7)                    # 0: colour only … 1.5
+    painted = influgan.finetune(["starry_night.jpg"])   # 1–2 paintings: their palette and brushwork, learned
 
 Applying a look (``Look.load``, ``Look.apply``) needs NumPy and Pillow only; the training entry points
 (``finetune``, ``instant_look`` and their settings) import torch when first used.
@@ -29,11 +30,14 @@ _TRAINING = {  # name → the module that defines it; imported (with torch) on f
     "finetune": "learning.finetune",
     "finetune_steps": "learning.finetune",
     "instant_look": "learning.prior",
+    "BrushworkFitSettings": "learning.painterly_fit",
+    "fit_brushwork": "learning.painterly_fit",
 }
 
 __all__ = [
     "STYLES",
     "Brushwork",
+    "BrushworkFitSettings",
     "CubeError",
     "Finish",
     "FinetuneCancelled",
@@ -45,6 +49,7 @@ __all__ = [
     "StepReport",
     "finetune",
     "finetune_steps",
+    "fit_brushwork",
     "instant_look",
     "load_cube",
     "load_hald",

@@ -31,6 +31,7 @@ except ImportError:  # pragma: no cover - Pillow before 11.2
 MAX_PIXELS = 100_000_000  # 100 MP: a 48 MP phone photo passes, a 20000×20000 bomb does not
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MIN_REFERENCES, MAX_REFERENCES = 3, 50  # a feed a look is learned from
+PAINTING_SIDE = 480  # one or two images this large (shorter side, px) are a feed of their own: a painting
 MIN_TRAINING_SIDE = 32  # a reference or content photo smaller than this has too little to learn from
 MAX_TRAINING_ASPECT = 8.0  # nor one thinner than 8:1 (its 128 px training thumbnail would be a sliver)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp", ".gif")

@@ -13,7 +13,7 @@ from influgan.learning.painterly_fit import (BrushworkFitSettings, fit_brushwork
 from influgan.looks.painterly import Brushwork, render_brushwork
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-FAST = dict(native=192, side=96, grid=3, refine=1)
+FAST = dict(native=160, side=80, grid=3, refine=1)
 
 
 def _jpeg(image: Image.Image, quality: int = 85) -> Image.Image:
@@ -39,7 +39,7 @@ def _painted(feed, brushwork):
 @pytest.mark.parametrize("style, size_param, size", [("halftone", "dot_size", 0.015), ("ink", "line_width", 0.003)])
 def test_a_rendered_feed_is_recognised_and_sized(feed, content, style, size_param, size):
     references = _painted(feed, Brushwork(style, {size_param: size}))
-    settings = BrushworkFitSettings(styles=("oil", "ink", "halftone"), **FAST)
+    settings = BrushworkFitSettings(styles=("watercolour", "ink", "halftone"), **FAST)
     report = fit_brushwork_report(references, content, settings)
     assert report.brushwork is not None, report.summary()
     assert report.brushwork.style == style
@@ -73,9 +73,9 @@ def test_a_small_single_image_is_refused(content):
 
 
 def test_finetune_learns_the_stage_from_a_painting(content):
-    painting = Image.fromarray(render_brushwork(np.asarray(content[4].resize((720, 480))), Brushwork("halftone", {"dot_size": 0.015})))
-    settings = FinetuneSettings(steps=3, learn_finish=False)
-    look = finetune([painting], content[:2], settings)
+    painting = Image.fromarray(render_brushwork(np.asarray(content[2].resize((720, 480))), Brushwork("halftone", {"dot_size": 0.025})))
+    settings = FinetuneSettings(steps=3, learn_finish=False, brushwork_fit=BrushworkFitSettings(styles=("ink", "halftone"), **FAST))
+    look = finetune([painting], content[:3], settings)
     assert look.metadata["tiled_into"] == 4
     assert look.brushwork is not None and look.brushwork.style == "halftone", look.metadata["brushwork_fit"]
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..images import MAX_REFERENCES, MIN_REFERENCES, check_training_size, image_to_tensor, load_image, load_training_image, thumbnail
+from ..images import MAX_REFERENCES, MIN_REFERENCES, PAINTING_SIDE, check_training_size, image_to_tensor, load_image, load_training_image, thumbnail
 from ..looks.look import Look
 from ..looks.painterly import render_brushwork
 from .losses import lut_monotonicity, lut_range, lut_smoothness, rgb_to_lab, sliced_wasserstein
@@ -40,7 +40,6 @@ from .prior import READ_SIZE, LookPrior, load_prior
 from ..weights import WEIGHTS_DIR
 
 ADVERSARIES = ("none", "texture")
-PAINTING_SIDE = 480  # one or two images this large (shorter side, px) are a feed of their own: "style from a painting"
 STARTS = ("prior", "identity")
 NOISE_SHARE = 0.35  # scales the references' half-against-half distance to the scene noise of the fine-tune's colour loss
 # the most the anchor weight is multiplied by, for a start that explains the references (4-fold, 3 seeds, worst look
@@ -66,6 +65,7 @@ class FinetuneSettings:
     # texture statistics, "gan": by a patch discriminator, "both" (docs/experiments.md: the ablation)
     learn_brushwork: bool = True
     brushwork_loss: str = "stats"
+    brushwork_fit: BrushworkFitSettings = field(default_factory=BrushworkFitSettings)  # the search (its loss: brushwork_loss)
     # "none": finishing read from the references directly (finish_estimate); "texture": learned by discriminators on
     # texture against the content photos (texture_adversary). The colour discriminators of earlier stops are gone
     # (no gain; docs/experiments.md). Default "none": on bench/finishbench.py the direct reading is the better.
@@ -252,7 +252,7 @@ def finetune_steps(
     brushwork, brushwork_fit = None, None
     if settings.learn_brushwork:  # from the feed as given (a painting whole), at about the size it is posted at
         brushwork_fit = fit_brushwork_report(_load_images(feed, BRUSHWORK_READ), _load_images(content, BRUSHWORK_READ),
-                                             BrushworkFitSettings(loss=settings.brushwork_loss, seed=settings.seed), finish)
+                                             replace(settings.brushwork_fit, loss=settings.brushwork_loss, seed=settings.seed), finish)
         brushwork = brushwork_fit.brushwork
         if brushwork is not None:  # the feed's texture is the brushwork's: what read as grain was strokes or paper
             finish = Finish(vignette_amount=finish.vignette_amount, vignette_radius=finish.vignette_radius)
