@@ -22,7 +22,8 @@ Each feed runs through the CLI, as a user would: ``python -m influgan finetune -
   best) and of the input itself (id); ratio = out / col (target ≤ 0.5 on painterly feeds);
 - ΔE: CIEDE2000 after a Gaussian blur of σ = 0.5 % of the shorter side (colour, not strokes);
 - SSIM (luma) to the truth; on photo feeds the truth is colour only, so SSIM ≥ 0.95 means no stroke was added;
-- stage: the painterly stage the look carries (its style, or "none"); fine-tune seconds, with the load average.
+- stage: the painterly stage the look carries (its style, or "none"); the fine-tune's wall seconds and CPU seconds
+  (user + system: less at the mercy of a shared machine), with the load average when it started.
 
     python bench/paintbench.py [--feeds a,b] [--out DIR] [--threads 2] [--cache DIR] [--cli-args '--steps 100']
 
@@ -271,14 +272,19 @@ def colour_only_answer(inputs: list[np.ndarray], truths: list[np.ndarray], size:
 
 # --- the run -------------------------------------------------------------------------------------------------------
 
-def cli(*arguments: str, threads: int) -> float:
-    """Run ``python -m influgan ARGUMENTS``; returns its wall time in seconds (exits on failure)."""
+def cli(*arguments: str, threads: int) -> tuple[float, float]:
+    """Run ``python -m influgan ARGUMENTS``; returns its wall time and its CPU time (user + system) in seconds, the
+    latter less at the mercy of a shared machine's load (exits on failure)."""
+    import resource
+
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "influgan", *arguments], cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode:
         sys.exit(f"influgan {arguments[0]} failed: {done.stderr.strip()[-500:]}")
-    return time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.perf_counter() - started, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def stage_of(look_path: Path) -> str:
@@ -317,12 +323,12 @@ def run_feed(feed: Feed, photos: list[Path], out: Path, threads: int, extra: lis
         refs, input_paths, truths = make_feed(feed, photos, work, cache)
         look = work / "feed.look"
         load = os.getloadavg()[0]
-        seconds = cli("finetune", "--refs", *map(str, refs), "--content", *map(str, input_paths), "--out", str(look), *extra, threads=threads)
+        seconds, cpu = cli("finetune", "--refs", *map(str, refs), "--content", *map(str, input_paths), "--out", str(look), *extra, threads=threads)
         cli("stylize", "--look", str(look), "--out", str(work / "out"), *map(str, input_paths), threads=threads)
         inputs = [np.asarray(Image.open(p).convert("RGB")) for p in input_paths]
         outputs = [np.asarray(Image.open(work / "out" / p.name).convert("RGB")) for p in input_paths]
         colour_only = colour_only_answer(inputs, truths)
-        row = {"feed": feed.name, "kind": feed.kind, "tuned": feed.tuned, "stage": stage_of(look), "seconds": seconds, "load": load}
+        row = {"feed": feed.name, "kind": feed.kind, "tuned": feed.tuned, "stage": stage_of(look), "seconds": seconds, "cpu": cpu, "load": load}
         for key, images in (("out", outputs), ("col", colour_only), ("id", inputs)):
             row[f"tex_{key}"] = float(np.mean([texture_distance(x, t) for x, t in zip(images, truths)]))
             row[f"de_{key}"] = float(np.mean([blurred_delta_e(x, t) for x, t in zip(images, truths)]))
@@ -341,16 +347,16 @@ def run_fit_only(feed: Feed, photos: list[Path], out: Path, loss: str, cache: Pa
     with tempfile.TemporaryDirectory() as work:
         refs, input_paths, truths = make_feed(feed, photos, Path(work), cache)
         read = lambda p: photo_at_side(p, BRUSHWORK_READ) if max(Image.open(p).size) > BRUSHWORK_READ else Image.open(p).convert("RGB")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         load = os.getloadavg()[0]
         report = fit_brushwork_report([read(p) for p in refs], [read(p) for p in input_paths], BrushworkFitSettings(loss=loss))
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         inputs = [np.asarray(Image.open(p).convert("RGB")) for p in input_paths]
         staged = [render_brushwork(x, report.brushwork) for x in inputs] if report.brushwork else inputs
         outputs = colour_only_answer(staged, truths)
         colour_only = colour_only_answer(inputs, truths)
         row = {"feed": feed.name, "kind": feed.kind, "tuned": feed.tuned, "stage": report.brushwork.style if report.brushwork else "none",
-               "seconds": seconds, "load": load}
+               "seconds": seconds, "cpu": cpu, "load": load}
         for key, images in (("out", outputs), ("col", colour_only), ("id", inputs)):
             row[f"tex_{key}"] = float(np.mean([texture_distance(x, t) for x, t in zip(images, truths)]))
             row[f"de_{key}"] = float(np.mean([blurred_delta_e(x, t) for x, t in zip(images, truths)]))
@@ -377,7 +383,7 @@ def main() -> None:
         feeds = [f for f in feeds if f.name in wanted]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    header = f"{'feed':20s} {'tuned':>5s} {'stage':>11s} {'tex out':>8s} {'tex col':>8s} {'tex id':>7s} {'ratio':>6s} {'ΔE out':>7s} {'ΔE col':>7s} {'SSIM out':>8s} {'SSIM col':>8s} {'SSIM id':>8s} {'s':>6s} {'load':>5s}"
+    header = f"{'feed':20s} {'tuned':>5s} {'stage':>11s} {'tex out':>8s} {'tex col':>8s} {'tex id':>7s} {'ratio':>6s} {'ΔE out':>7s} {'ΔE col':>7s} {'SSIM out':>8s} {'SSIM col':>8s} {'SSIM id':>8s} {'s':>6s} {'cpu s':>6s} {'load':>5s}"
     print(header, flush=True)
     rows = []
     for feed in feeds:
@@ -392,7 +398,7 @@ def main() -> None:
         rows.append(r)
         print(f"{r['feed']:20s} {'yes' if r['tuned'] else 'no':>5s} {r['stage']:>11s} {r['tex_out']:8.2f} {r['tex_col']:8.2f} {r['tex_id']:7.2f} "
               f"{r['tex_out'] / max(r['tex_col'], 1e-9):6.2f} {r['de_out']:7.2f} {r['de_col']:7.2f} {r['ssim_out']:8.3f} {r['ssim_col']:8.3f} "
-              f"{r['ssim_id']:8.3f} {r['seconds']:6.1f} {r['load']:5.2f}", flush=True)
+              f"{r['ssim_id']:8.3f} {r['seconds']:6.1f} {r['cpu']:6.1f} {r['load']:5.2f}", flush=True)
     painterly = [r for r in rows if r["kind"] == "painterly"]
     photo = [r for r in rows if r["kind"] == "photo"]
     if painterly:

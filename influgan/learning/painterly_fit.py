@@ -15,6 +15,7 @@ The decision, then the fit (``fit_brushwork``):
    finer grid, its other parameters by gradient (``loss``: "stats" the texture distance, "gan" a patch
    discriminator trained against the renders, "both").
 3. The fitted stage is kept only if it explains the gap: the remaining distance is at most KEEP_SHARE × gap and
+   below GRAIN_SHARE × the distance of the contents with the feed's grain alone, and
    above the references' noise by less than the gap was. Otherwise None — a false stroke on a creator's photos
    is the worst outcome.
 """
@@ -41,6 +42,7 @@ BRUSHWORK_READ = 1080  # references and contents are read at most this large (lo
 SIZE_PARAM = {"oil": "brush", "watercolour": "wash", "ink": "line_width", "cartoon": "smoothing", "halftone": "dot_size"}
 GAP_RATIO = 1.5  # the references must differ from the content photos by this many times their own noise
 KEEP_SHARE = 0.5  # the fitted stage must remove at least half of the gap
+GRAIN_SHARE = 0.7  # and explain the references clearly better than the feed's grain alone (a grainy photo feed)
 
 
 @dataclass
@@ -191,8 +193,9 @@ def _chroma(images: torch.Tensor) -> float:
 
 
 def _with_grain(image: Image.Image, finish: Finish | None, short_side: int, seed: int) -> Image.Image:
-    """A content photo at the references' shorter side, with the feed's grain when ``finish`` has one: the look
-    without brushwork, texture-wise (a grainy photo feed is still a photo feed)."""
+    """A content photo at the references' own shorter side, with the feed's grain when ``finish`` has one, put on
+    at that size as the feed's was: the look without brushwork, texture-wise (a grainy photo feed is still a photo
+    feed; grain put on after shrinking would be sub-pixel and read as something else)."""
     scale = short_side / min(image.size)
     if scale < 1.0:
         image = _resize(image, scale)
@@ -223,10 +226,11 @@ def fit_brushwork_report(references: Sequence[Image.Image], contents: Sequence[I
     started = time.perf_counter()
     deadline = started + settings.time_budget
     # the native scale: the references' shorter side (at most settings.native); the judge sees it ``factor`` times smaller
-    native = min(settings.native, int(np.median([min(image.size) for image in references])))
+    own = int(np.median([min(image.size) for image in references]))  # the references' own shorter side
+    native = min(settings.native, own)
     factor = max(1, round(native / settings.side))
     references_seen = _seen(reference_crops(references, native), factor)
-    contents = [_with_grain(image, None, native, 0) for image in contents]
+    contents = [_with_grain(image, None, own, 0) for image in contents]  # grain goes on at the references' own size
     content_crops = [square_crops(image, native, 1)[0] for image in contents]
     judge = _Judge(references_seen, settings.seed)
     gap = judge(_seen(content_crops, factor))
@@ -237,7 +241,7 @@ def fit_brushwork_report(references: Sequence[Image.Image], contents: Sequence[I
         return report
     grain_only = gap
     if finish is not None and finish.grain_amount:  # the look without brushwork: the feed's grain on the contents
-        grainy = [_with_grain(image, finish, native, settings.seed + i) for i, image in enumerate(contents)]
+        grainy = [_with_grain(image, finish, own, settings.seed + i) for i, image in enumerate(contents)]
         grain_only = judge(_seen([square_crops(image, native, 1)[0] for image in grainy], factor))
     report.grain_only = grain_only
     crops = content_crops[: settings.contents]
@@ -279,7 +283,7 @@ def fit_brushwork_report(references: Sequence[Image.Image], contents: Sequence[I
                 break
     remaining = judge(_render(crops, style, params, factor))
     report.remaining = remaining
-    if remaining <= KEEP_SHARE * gap and remaining < grain_only:
+    if remaining <= KEEP_SHARE * gap and remaining < GRAIN_SHARE * grain_only:
         report.brushwork = Brushwork(style, params, order="before")
     report.seconds = time.perf_counter() - started
     return report
