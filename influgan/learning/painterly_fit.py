@@ -1,23 +1,24 @@
 """Learning a feed's brushwork: is the feed painterly at all, which renderer, and its parameters.
 
-Everything is compared on square crops whose side is the working size ``side`` and equal to the shorter side of
-the photo it came from (resized): a renderer's sizes are fractions of the shorter side, so a crop renders exactly
-as the whole photo would at that size. References are read at their own size and shrunk; one to three large
-images (paintings) give several crops each, across their longer side (``reference_crops``).
+Renders are compared with the references at the references' own scale: content photos are brought to the
+references' shorter side (at most ``native`` px), cut into square crops whose side is that shorter side — a
+renderer's sizes are fractions of the shorter side, so a crop renders exactly as the whole photo would — rendered
+by the product renderer (``render_brushwork``), and references and renders alike are shrunk by box averaging to
+about ``side`` px for the judge (fine lines and dots keep their share of each pixel; rendering at the small size
+instead would alias them: tried first, see docs/experiments.md). One to three large images (paintings) give
+several crops each, across their longer side (``reference_crops``).
 
-The decision, then the fit (``fit_brushwork``):
-1. Texture distance (``texture_stats``: random multi-scale filters on standardised luma, so colour and contrast,
-   the LUT's job, do not count) between the content crops and the references (``gap``), against the distance
-   between two halves of the references (``noise``: they differ by scene alone). A photo feed's gap is about its
-   noise; no renderer is tried unless gap > GAP_RATIO × noise (cheap: a photo feed costs well under a second).
-2. Every style is tried at a few sizes (its size parameter on a log grid, others at their defaults), rendered on
-   the content crops by the torch twin, and scored by the same distance; the best is refined: its size by a
-   finer grid, its other parameters by gradient (``loss``: "stats" the texture distance, "gan" a patch
-   discriminator trained against the renders, "both").
-3. The fitted stage is kept only if it explains the gap: the remaining distance is at most KEEP_SHARE × gap and
-   below GRAIN_SHARE × the distance of the contents with the feed's grain alone, and
-   above the references' noise by less than the gap was. Otherwise None — a false stroke on a creator's photos
-   is the worst outcome.
+1. The decision: the texture distance (``texture_stats``: random multi-scale filters on contrast-normalised luma,
+   so colour and contrast, the LUT's job, do not count) between the content crops and the references (``gap``),
+   against the distance between random splits of the references (``noise``: they differ by scene alone). A photo
+   feed's gap is about its noise; no renderer is tried unless gap > GAP_RATIO × noise (cheap).
+2. The search: every style at a few sizes (its size parameter on a log grid, the others at their defaults), scored
+   by ``loss``: "stats" the texture distance, "gan" a patch discriminator trained on the references against all the
+   candidates' renders, "both" their sum; then the best style's size on a finer grid and a few other parameters
+   up and down a quarter of their range (coordinate search: every score is a product render).
+3. The fitted stage is kept only if it explains the gap: its remaining texture distance is at most KEEP_SHARE ×
+   the gap and below GRAIN_SHARE × that of the contents with the feed's grain alone. Otherwise None — a false
+   stroke on a creator's photos is the worst outcome.
 """
 from __future__ import annotations
 
