@@ -98,3 +98,13 @@ def test_settings_are_checked():
         BrushworkFitSettings(styles=("fresco",))
     with pytest.raises(ValueError, match="brushwork_loss"):
         FinetuneSettings(brushwork_loss="vgg")
+
+
+def test_a_photo_feed_keeps_the_colour_path_byte_for_byte(feed, content):
+    """A photo feed learns no stage, and its look is exactly what the fine-tune without brushwork gives."""
+    references = [_jpeg(image, 80) for image in feed[:4]]
+    settings = dict(steps=3, learn_finish=False)
+    learned = finetune(references, content[:2], FinetuneSettings(**settings, brushwork_fit=BrushworkFitSettings(**FAST)))
+    plain = finetune(references, content[:2], FinetuneSettings(**settings, learn_brushwork=False))
+    assert learned.brushwork is None and learned.metadata["brushwork_fit"]["style"] is None
+    assert np.array_equal(learned.lut, plain.lut)
