@@ -36,6 +36,7 @@ WORK_SIDE = 1080  # the core of a render works at most at this many pixels on th
 STRIP_PIXELS = 500_000  # pixels per strip of the full-size detail pass
 MAX_AMOUNT = 1.5
 ORDERS = ("before", "after")
+MIN_LINE_PX = 1.0  # a line's Gaussian scale is at least a pixel: thinner, sensor noise would draw flickering lines
 _TRUNCATE = 3.0  # Gaussian kernels reach 3 σ (scipy's truncate; the torch twin builds the same kernels)
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -60,7 +61,7 @@ class Style:
     params: dict[str, Param]
     core: Callable  # core(ops, rgb (…, 3, H, W) 0..1, params, ctx) → channels (…, C, H, W) 0..1
     detail: Callable | None = None  # detail(ops, core channels, rgb, params, ctx) → (…, 3, H, W) 0..1
-    reach: Callable[[dict], float] = lambda params: 0.0  # detail's filter reach, a fraction of the shorter side
+    reach: Callable[[dict, float], float] = lambda params, short: 0.0  # detail's filter reach in pixels, given the shorter side
 
     def defaults(self) -> dict[str, float]:
         return {name: p.default for name, p in self.params.items()}
@@ -404,7 +405,7 @@ def _ink_core(ops, rgb, p, ctx):
 
 def _ink_detail(ops, core, rgb, p, ctx):
     lum = luma(rgb)
-    width = p["line_width"] * ctx.short
+    width = ops.maximum(p["line_width"] * ctx.short, MIN_LINE_PX)
     lines = xdog_lines(ops, lum, width, p["line_strength"], smoothing_px=0.5 * width)  # no line for sensor noise
     tone = core[..., 3, :, :]
     darkness = ops.clip(1.0 - tone, 0.0, 1.0) ** 2 * p["hatching"]
@@ -422,8 +423,8 @@ def _ink_detail(ops, core, rgb, p, ctx):
     return ops.clip(grey[..., None, :, :] * tint * paper_colour(ctx), 0.0, 1.0)
 
 
-def _ink_reach(p):
-    return _TRUNCATE * 1.7 * p["line_width"]
+def _ink_reach(p, short):
+    return _TRUNCATE * math.hypot(1.6, 0.5) * max(p["line_width"] * short, MIN_LINE_PX)
 
 
 # --- cartoon --------------------------------------------------------------------------------------------------
@@ -439,13 +440,13 @@ def _cartoon_core(ops, rgb, p, ctx):
 
 def _cartoon_detail(ops, core, rgb, p, ctx):
     # outlines of shapes, not of texture: edges of the photo smoothed at the line scale
-    width = p["line_width"] * ctx.short
+    width = ops.maximum(p["line_width"] * ctx.short, MIN_LINE_PX)
     lines = xdog_lines(ops, luma(rgb), width, p["line_strength"], smoothing_px=width)
     return core * (1.0 - 0.95 * lines)[..., None, :, :]
 
 
-def _cartoon_reach(p):
-    return _TRUNCATE * 2.6 * p["line_width"]
+def _cartoon_reach(p, short):
+    return _TRUNCATE * math.hypot(1.6, 1.0) * max(p["line_width"] * short, MIN_LINE_PX)
 
 
 # --- halftone -------------------------------------------------------------------------------------------------
@@ -489,7 +490,7 @@ def _halftone_detail(ops, core, rgb, p, ctx):
     return ops.clip(out, 0.0, 1.0)
 
 
-def _halftone_reach(p):
+def _halftone_reach(p, short):
     return 0.0
 
 
@@ -665,7 +666,7 @@ def render_brushwork(rgb: np.ndarray, brushwork: Brushwork, amount: float = 1.0,
     del core, small
     out = np.empty_like(rgb)
     strip_rows = max(8, strip_pixels // width)
-    reach = int(math.ceil(spec.reach(params) * min(height, width))) + 2
+    reach = int(math.ceil(spec.reach(params, min(height, width)))) + 2
     firsts = range(0, height, strip_rows)
 
     def one(first: int) -> None:
