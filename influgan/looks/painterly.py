@@ -36,6 +36,7 @@ WORK_SIDE = 1080  # the core of a render works at most at this many pixels on th
 STRIP_PIXELS = 500_000  # pixels per strip of the full-size detail pass
 MAX_AMOUNT = 1.5
 ORDERS = ("before", "after")
+STROKE_ANGLES = 6  # orientations of the stroke filters, blended per pixel (steered)
 MIN_LINE_PX = 1.0  # a line's Gaussian scale is at least a pixel: thinner, sensor noise would draw flickering lines
 _TRUNCATE = 3.0  # Gaussian kernels reach 3 σ (scipy's truncate; the torch twin builds the same kernels)
 _LUMA = (0.299, 0.587, 0.114)
@@ -297,9 +298,9 @@ def flow_angle(ops, lum, scale_px):
     return gradient_angle + 0.5 * math.pi, ops.clip(coherence, 0.0, 1.0)
 
 
-def oriented_kernels(ops, length_px, width_px, count: int = 8):
-    """``count`` elongated Gaussians (σ ``length_px`` along, ``width_px`` across) at angles π·k/count, each with
-    unit sum of squares (so filtered white noise keeps unit variance)."""
+def oriented_kernels(ops, length_px, width_px, count: int = STROKE_ANGLES):
+    """``count`` elongated Gaussians (σ ``length_px`` along, ``width_px`` across) at angles π·k/count, unnormalised
+    (all have the same sum and sum of squares: divide by them for an average or a unit-variance noise)."""
     r = max(1, int(math.ceil(_TRUNCATE * ops.to_float(length_px))))
     ys, xs = ops.grid(r)
     kernels = []
@@ -307,21 +308,21 @@ def oriented_kernels(ops, length_px, width_px, count: int = 8):
         theta = math.pi * k / count
         along = xs * math.cos(theta) + ys * math.sin(theta)
         across = -xs * math.sin(theta) + ys * math.cos(theta)
-        weights = ops.lib.exp(-0.5 * (along / length_px) ** 2 - 0.5 * (across / width_px) ** 2)
-        kernels.append(weights / ops.lib.sqrt((weights * weights).sum()))
+        kernels.append(ops.lib.exp(-0.5 * (along / length_px) ** 2 - 0.5 * (across / width_px) ** 2))
     return r, kernels
 
 
-def steer(ops, responses, angle, count: int = 8):
+def steer(ops, responses, angle, count: int = STROKE_ANGLES):
     """Blend the responses of ``oriented_kernels`` by each pixel's ``angle``: weights cos²ⁿ of the angle between,
     normalised, so the result follows the angle smoothly."""
-    # cos¹⁶(a − θk) = ((1 + cos(2a − 2θk)) / 2)⁸, period π (an orientation, not a direction); cos(2a − 2θk) from
-    # cos 2a and sin 2a made once
+    # weights cos²ⁿ(a − θk) = ((1 + cos(2a − 2θk)) / 2)ⁿ, n = 2·count/3 (narrow enough to follow the angle, wide
+    # enough to leave no gaps between filters), period π (an orientation, not a direction); cos(2a − 2θk) from cos 2a
+    # and sin 2a made once
     cos2, sin2 = ops.lib.cos(2.0 * angle), ops.lib.sin(2.0 * angle)
     total, weight_sum = 0.0, 0.0
     for k, response in enumerate(responses):
         theta = 2.0 * math.pi * k / count
-        weight = ops.power(0.5 + 0.5 * (cos2 * math.cos(theta) + sin2 * math.sin(theta)), 8)
+        weight = ops.power(0.5 + 0.5 * (cos2 * math.cos(theta) + sin2 * math.sin(theta)), 2 * count // 3)
         total = total + weight * response
         weight_sum = weight_sum + weight
     return total / weight_sum
@@ -354,11 +355,18 @@ def _oil_core(ops, rgb, p, ctx):
     brush = p["brush"] * ctx.short  # Kuwahara radius in pixels
     paint = kuwahara(ops, rgb, brush, p["sharpness"])
     angle, coherence = flow_angle(ops, luma(paint), 0.75 * brush)
-    # bristle strokes: noise filtered along the flow, strokes ``length`` brush widths long
+    # strokes along the flow: the paint smeared and bristle noise drawn out along the local edge direction,
+    # ``length`` brush widths long (one bank of elongated Gaussians, steered per pixel; it makes the flat
+    # Kuwahara strokes follow the edges as the anisotropic Kuwahara's do)
     noise = ctx.noise("oil.bristles", 0.25 * p["brush"])[..., 0, :, :]
     r, kernels = oriented_kernels(ops, 0.5 * p["length"] * brush, 0.2 * brush)
-    correlate = ops.correlator(ops.stack([noise]), r)
-    height = steer(ops, [correlate(k)[..., 0, :, :] for k in kernels], angle)
+    energy = ops.lib.sqrt((kernels[0] * kernels[0]).sum())  # the same for every angle: one kernel turned
+    total = kernels[0].sum()
+    correlate = ops.correlator(ops.stack([paint[..., 0, :, :], paint[..., 1, :, :], paint[..., 2, :, :], noise]), r)
+    strokes = steer(ops, [correlate(k) for k in kernels], angle[..., None, :, :])
+    smeared = strokes[..., :3, :, :] * (1.0 / total)
+    height = strokes[..., 3, :, :] * (1.0 / energy)  # unit variance
+    paint = paint + p["smear"] * (smeared - paint)
     # impasto: the paint's relief lit from the top left (slope of the height field across a brush width)
     gy, gx = ops.gradient(height)
     relief = -(gx + gy) * (0.7071 * brush / 2.0)
@@ -505,6 +513,7 @@ STYLES: dict[str, Style] = {
                 "sharpness": Param(8.0, 2.0, 16.0, "how strictly a stroke keeps to one side of an edge (Kuwahara q)"),
                 "length": Param(3.0, 1.0, 8.0, "stroke length in brush widths"),
                 "impasto": Param(0.5, 0.0, 1.0, "relief of the paint, lit from the top left"),
+                "smear": Param(0.6, 0.0, 1.0, "how far the paint is dragged along the strokes"),
             },
             _oil_core,
         ),
