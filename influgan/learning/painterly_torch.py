@@ -86,6 +86,9 @@ class TorchOps:
     def power(self, x, exponent):
         return x**exponent
 
+    def scalar(self, value):
+        return value
+
     def to_float(self, value) -> float:
         return float(value.detach()) if torch.is_tensor(value) else float(value)
 

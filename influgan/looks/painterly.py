@@ -237,6 +237,10 @@ class NumpyOps:
     def to_float(self, value) -> float:
         return float(value)
 
+    def scalar(self, value):
+        """A scalar that keeps float32 arrays float32 (a NumPy float64 scalar would promote them)."""
+        return np.float32(value)
+
 
 # --- shared building blocks (written once for NumPy and torch) ----------------------------------------------
 def luma(rgb):
@@ -389,7 +393,7 @@ def _watercolour_core(ops, rgb, p, ctx):
     granules = ctx.noise("watercolour.granulation", 0.0015)[..., 0, :, :]
     lum = luma(colour)
     surround = ops.blur(colour, 0.6 * wash)
-    edges = ((colour - surround) ** 2).sum(-3) if not hasattr(colour, "dim") else ((colour - surround) ** 2).sum(-3)
+    edges = ((colour - surround) ** 2).sum(-3)
     edges = ops.lib.tanh(40.0 * edges)  # ≈ 1 along the boundaries between washes
     darkness = 1.0 - lum
     density = (
@@ -485,7 +489,8 @@ def _halftone_detail(ops, core, rgb, p, ctx):
     for i, base in enumerate(_SCREEN_ANGLES):
         amount = core[..., i, :, :]
         theta = (base + p["angle"]) * (math.pi / 180.0)
-        cos, sin = ops.lib.cos(theta) * (2.0 * math.pi / period), ops.lib.sin(theta) * (2.0 * math.pi / period)
+        cos = ops.scalar(ops.lib.cos(theta) * (2.0 * math.pi / period))
+        sin = ops.scalar(ops.lib.sin(theta) * (2.0 * math.pi / period))
         # the classic Euclidean dot, 0.5 − (cos u + cos v)/4 with u, v the rotated position in dot periods: each
         # cosine of a sum split into products of a row's and a column's (two multiplies a pixel instead of a cosine)
         cos_u = ops.lib.cos(x * cos) * ops.lib.cos(y * sin) - ops.lib.sin(x * cos) * ops.lib.sin(y * sin)
