@@ -403,7 +403,7 @@ def _photos_view(session: Session) -> dict:
 
 
 @handler
-def add_photos(files: list[str] | None, look_name: str, strength: float, grain: float, vignette: float, brushwork_amount: float, state: Session | None):
+def add_photos(files: list[str] | None, look_name: str, strength: float, grain: float, vignette: float, state: Session | None, brushwork_amount: float = 100):
     """Add the visitor's own photos; bad files are reported and skipped. Shows the first new one."""
     session = _session(state)
     with session.hold():
@@ -417,7 +417,7 @@ def add_photos(files: list[str] | None, look_name: str, strength: float, grain: 
 
 
 @handler
-def select_photo(look_name: str, strength: float, grain: float, vignette: float, brushwork_amount: float, state: Session | None, selection: gr.SelectData):
+def select_photo(look_name: str, strength: float, grain: float, vignette: float, state: Session | None, selection: gr.SelectData, brushwork_amount: float = 100):
     """Show the photo clicked in the gallery."""
     session = _session(state)
     with session.hold():
@@ -436,7 +436,7 @@ def clear_photos(state: Session | None):
 
 
 @handler
-def choose_look(look_name: str, strength: float, brushwork_amount: float, state: Session | None):
+def choose_look(look_name: str, strength: float, state: Session | None, brushwork_amount: float = 100):
     """A look was picked: set the grain and vignette sliders to its own finishing and re-render."""
     session = _session(state)
     with session.hold():
@@ -468,7 +468,7 @@ def upload_look(file: str | None, state: Session | None):
 
 
 @handler
-def render_preview(look_name: str, strength: float, grain: float, vignette: float, brushwork_amount: float, state: Session | None):
+def render_preview(look_name: str, strength: float, grain: float, vignette: float, state: Session | None, brushwork_amount: float = 100):
     """Before/after of the current photo at preview size (fast: called on every slider move)."""
     session = _session(state)
     with session.hold():
@@ -476,7 +476,7 @@ def render_preview(look_name: str, strength: float, grain: float, vignette: floa
 
 
 @handler
-def export_photos(look_name: str, strength: float, grain: float, vignette: float, brushwork_amount: float, state: Session | None):
+def export_photos(look_name: str, strength: float, grain: float, vignette: float, state: Session | None, brushwork_amount: float = 100):
     """Stylize every photo at full resolution: one file, or a zip for many."""
     session = _session(state)
     strength = _number(strength, "Strength", 0, 150)
@@ -494,7 +494,7 @@ def export_photos(look_name: str, strength: float, grain: float, vignette: float
 
 
 @handler
-def render_video(look_name: str, strength: float, grain: float, vignette: float, brushwork_amount: float, state: Session | None):
+def render_video(look_name: str, strength: float, grain: float, vignette: float, state: Session | None, brushwork_amount: float = 100):
     """Put the look on the clip shown (else the newest clip): progress while frames are encoded, then a player
     and a download. Cancel (``cancels=``) stops it; nothing half-written is left."""
     session = _session(state)
@@ -686,12 +686,12 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
     training = train_button.click(train_look, [look_name, steps, seed, session_state], training_outputs,
                                   api_name="finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET)
 
-    preview_inputs = [look_choice, strength, grain, vignette, brushwork, session_state]
+    preview_inputs = [look_choice, strength, grain, vignette, session_state, brushwork]  # brushwork last: older API calls leave it at 100 %
     photo_files.upload(add_photos, [photo_files, *preview_inputs], [photo_gallery, comparison, photo_files, clip_controls, session_state], api_name="add_photos",
                        concurrency_id="render", concurrency_limit=2, **QUIET)
     photo_gallery.select(select_photo, preview_inputs, [comparison, session_state], api_name="select_photo", concurrency_id="render", **QUIET)
     clear_photos_button.click(clear_photos, [session_state], [photo_gallery, clip_controls, comparison, export_file, session_state], api_name="clear_photos", **QUIET)
-    look_choice.change(choose_look, [look_choice, strength, brushwork, session_state], [grain, vignette, comparison, session_state], api_name="choose_look",
+    look_choice.change(choose_look, [look_choice, strength, session_state, brushwork], [grain, vignette, comparison, session_state], api_name="choose_look",
                        concurrency_id="render", **QUIET)
     look_file.upload(upload_look, [look_file, session_state], [look_choice, session_state], api_name="upload_look", **QUIET)
     for slider in (strength, grain, vignette, brushwork):

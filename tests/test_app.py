@@ -171,7 +171,7 @@ def call_raw(url: str, api_name: str, data_json: str) -> str:
 
 @pytest.mark.parametrize("strength, named", [("NaN", "0..150"), ("Infinity", "150"), ("-5", "minimum value 0"), ("1e309", "150"), ('"lots"', "lots")])
 def test_a_bad_slider_value_is_named(url, client, strength, named):
-    text = call_raw(url, "preview_strength", f'["Golden hour", {strength}, 0, 0, 100, null]')
+    text = call_raw(url, "preview_strength", f'["Golden hour", {strength}, 0, 0, null, 100]')
     assert "event: error" in text
     message = json.loads(text.split("data: ", 1)[1])["error"]  # Gradio's own range check, or the app's
     assert message and named in message
@@ -297,5 +297,5 @@ def test_brushwork_slider_paints_the_preview_and_the_full_size_photo(client, fil
 
 
 def test_a_bad_brushwork_value_is_named(url):
-    text = call_raw(url, "preview_brushwork", '["Golden hour", 100, 0, 0, 151, null]')
+    text = call_raw(url, "preview_brushwork", '["Golden hour", 100, 0, 0, null, 151]')
     assert "event: error" in text and "150" in json.loads(text.split("data: ", 1)[1])["error"]

@@ -83,6 +83,12 @@ class TorchOps:
     def atan2(self, y, x):
         return torch.atan2(y, x)
 
+    def power(self, x, exponent):
+        return x**exponent
+
+    def scalar(self, value):
+        return value
+
     def to_float(self, value) -> float:
         return float(value.detach()) if torch.is_tensor(value) else float(value)
 

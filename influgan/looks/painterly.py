@@ -36,6 +36,8 @@ WORK_SIDE = 1080  # the core of a render works at most at this many pixels on th
 STRIP_PIXELS = 500_000  # pixels per strip of the full-size detail pass
 MAX_AMOUNT = 1.5
 ORDERS = ("before", "after")
+STROKE_ANGLES = 6  # orientations of the stroke filters, blended per pixel (steered)
+MIN_LINE_PX = 1.0  # a line's Gaussian scale is at least a pixel: thinner, sensor noise would draw flickering lines
 _TRUNCATE = 3.0  # Gaussian kernels reach 3 σ (scipy's truncate; the torch twin builds the same kernels)
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -60,7 +62,7 @@ class Style:
     params: dict[str, Param]
     core: Callable  # core(ops, rgb (…, 3, H, W) 0..1, params, ctx) → channels (…, C, H, W) 0..1
     detail: Callable | None = None  # detail(ops, core channels, rgb, params, ctx) → (…, 3, H, W) 0..1
-    reach: Callable[[dict], float] = lambda params: 0.0  # detail's filter reach, a fraction of the shorter side
+    reach: Callable[[dict, float], float] = lambda params, short: 0.0  # detail's filter reach in pixels, given the shorter side
 
     def defaults(self) -> dict[str, float]:
         return {name: p.default for name, p in self.params.items()}
@@ -218,8 +220,26 @@ class NumpyOps:
     def atan2(self, y, x):
         return np.arctan2(y, x)
 
+    def power(self, x, exponent):
+        """x ** exponent; a whole exponent by repeated squaring (NumPy's float power is ~20× slower)."""
+        exponent = float(exponent)
+        if not (exponent.is_integer() and 1 <= exponent <= 64):
+            return np.power(x, np.float32(exponent))
+        result, base, n = None, x, int(exponent)
+        while n:
+            if n & 1:
+                result = base if result is None else result * base
+            n >>= 1
+            if n:
+                base = base * base
+        return result
+
     def to_float(self, value) -> float:
         return float(value)
+
+    def scalar(self, value):
+        """A scalar that keeps float32 arrays float32 (a NumPy float64 scalar would promote them)."""
+        return np.float32(value)
 
 
 # --- shared building blocks (written once for NumPy and torch) ----------------------------------------------
@@ -264,7 +284,7 @@ def kuwahara(ops, rgb, radius_px, sharpness):
         mean = sums[..., :3, :, :]
         variance = ops.maximum(sums[..., 3, :, :] - luma(mean) ** 2, 0.0)
         # weight 1 / (1 + (σ / σ0)^q): σ0 = 2/255 keeps (σ/σ0)^q within float32 for q ≤ 16
-        weight = 1.0 / (1.0 + (variance / (2.0 / 255.0) ** 2) ** (sharpness * 0.5))
+        weight = 1.0 / (1.0 + ops.power(variance * (1.0 / (2.0 / 255.0) ** 2), sharpness * 0.5))
         total = total + mean * weight[..., None, :, :]
         weight_sum = weight_sum + weight
     return total / weight_sum[..., None, :, :]
@@ -282,9 +302,9 @@ def flow_angle(ops, lum, scale_px):
     return gradient_angle + 0.5 * math.pi, ops.clip(coherence, 0.0, 1.0)
 
 
-def oriented_kernels(ops, length_px, width_px, count: int = 8):
-    """``count`` elongated Gaussians (σ ``length_px`` along, ``width_px`` across) at angles π·k/count, each with
-    unit sum of squares (so filtered white noise keeps unit variance)."""
+def oriented_kernels(ops, length_px, width_px, count: int = STROKE_ANGLES):
+    """``count`` elongated Gaussians (σ ``length_px`` along, ``width_px`` across) at angles π·k/count, unnormalised
+    (all have the same sum and sum of squares: divide by them for an average or a unit-variance noise)."""
     r = max(1, int(math.ceil(_TRUNCATE * ops.to_float(length_px))))
     ys, xs = ops.grid(r)
     kernels = []
@@ -292,17 +312,21 @@ def oriented_kernels(ops, length_px, width_px, count: int = 8):
         theta = math.pi * k / count
         along = xs * math.cos(theta) + ys * math.sin(theta)
         across = -xs * math.sin(theta) + ys * math.cos(theta)
-        weights = ops.lib.exp(-0.5 * (along / length_px) ** 2 - 0.5 * (across / width_px) ** 2)
-        kernels.append(weights / ops.lib.sqrt((weights * weights).sum()))
+        kernels.append(ops.lib.exp(-0.5 * (along / length_px) ** 2 - 0.5 * (across / width_px) ** 2))
     return r, kernels
 
 
-def steer(ops, responses, angle, count: int = 8):
+def steer(ops, responses, angle, count: int = STROKE_ANGLES):
     """Blend the responses of ``oriented_kernels`` by each pixel's ``angle``: weights cos²ⁿ of the angle between,
     normalised, so the result follows the angle smoothly."""
+    # weights cos²ⁿ(a − θk) = ((1 + cos(2a − 2θk)) / 2)ⁿ, n = 2·count/3 (narrow enough to follow the angle, wide
+    # enough to leave no gaps between filters), period π (an orientation, not a direction); cos(2a − 2θk) from cos 2a
+    # and sin 2a made once
+    cos2, sin2 = ops.lib.cos(2.0 * angle), ops.lib.sin(2.0 * angle)
     total, weight_sum = 0.0, 0.0
     for k, response in enumerate(responses):
-        weight = ops.lib.cos(angle - math.pi * k / count) ** 16  # period π: an orientation, not a direction
+        theta = 2.0 * math.pi * k / count
+        weight = ops.power(0.5 + 0.5 * (cos2 * math.cos(theta) + sin2 * math.sin(theta)), 2 * count // 3)
         total = total + weight * response
         weight_sum = weight_sum + weight
     return total / weight_sum
@@ -335,11 +359,18 @@ def _oil_core(ops, rgb, p, ctx):
     brush = p["brush"] * ctx.short  # Kuwahara radius in pixels
     paint = kuwahara(ops, rgb, brush, p["sharpness"])
     angle, coherence = flow_angle(ops, luma(paint), 0.75 * brush)
-    # bristle strokes: noise filtered along the flow, strokes ``length`` brush widths long
+    # strokes along the flow: the paint smeared and bristle noise drawn out along the local edge direction,
+    # ``length`` brush widths long (one bank of elongated Gaussians, steered per pixel; it makes the flat
+    # Kuwahara strokes follow the edges as the anisotropic Kuwahara's do)
     noise = ctx.noise("oil.bristles", 0.25 * p["brush"])[..., 0, :, :]
     r, kernels = oriented_kernels(ops, 0.5 * p["length"] * brush, 0.2 * brush)
-    correlate = ops.correlator(ops.stack([noise]), r)
-    height = steer(ops, [correlate(k)[..., 0, :, :] for k in kernels], angle)
+    energy = ops.lib.sqrt((kernels[0] * kernels[0]).sum())  # the same for every angle: one kernel turned
+    total = kernels[0].sum()
+    correlate = ops.correlator(ops.stack([paint[..., 0, :, :], paint[..., 1, :, :], paint[..., 2, :, :], noise]), r)
+    strokes = steer(ops, [correlate(k) for k in kernels], angle[..., None, :, :])
+    smeared = strokes[..., :3, :, :] * (1.0 / total)
+    height = strokes[..., 3, :, :] * (1.0 / energy)  # unit variance
+    paint = paint + p["smear"] * (smeared - paint)
     # impasto: the paint's relief lit from the top left (slope of the height field across a brush width)
     gy, gx = ops.gradient(height)
     relief = -(gx + gy) * (0.7071 * brush / 2.0)
@@ -362,7 +393,7 @@ def _watercolour_core(ops, rgb, p, ctx):
     granules = ctx.noise("watercolour.granulation", 0.0015)[..., 0, :, :]
     lum = luma(colour)
     surround = ops.blur(colour, 0.6 * wash)
-    edges = ((colour - surround) ** 2).sum(-3) if not hasattr(colour, "dim") else ((colour - surround) ** 2).sum(-3)
+    edges = ((colour - surround) ** 2).sum(-3)
     edges = ops.lib.tanh(40.0 * edges)  # ≈ 1 along the boundaries between washes
     darkness = 1.0 - lum
     density = (
@@ -386,7 +417,7 @@ def _ink_core(ops, rgb, p, ctx):
 
 def _ink_detail(ops, core, rgb, p, ctx):
     lum = luma(rgb)
-    width = p["line_width"] * ctx.short
+    width = ops.maximum(p["line_width"] * ctx.short, MIN_LINE_PX)
     lines = xdog_lines(ops, lum, width, p["line_strength"], smoothing_px=0.5 * width)  # no line for sensor noise
     tone = core[..., 3, :, :]
     darkness = ops.clip(1.0 - tone, 0.0, 1.0) ** 2 * p["hatching"]
@@ -404,8 +435,8 @@ def _ink_detail(ops, core, rgb, p, ctx):
     return ops.clip(grey[..., None, :, :] * tint * paper_colour(ctx), 0.0, 1.0)
 
 
-def _ink_reach(p):
-    return _TRUNCATE * 1.7 * p["line_width"]
+def _ink_reach(p, short):
+    return _TRUNCATE * math.hypot(1.6, 0.5) * max(p["line_width"] * short, MIN_LINE_PX)
 
 
 # --- cartoon --------------------------------------------------------------------------------------------------
@@ -421,13 +452,13 @@ def _cartoon_core(ops, rgb, p, ctx):
 
 def _cartoon_detail(ops, core, rgb, p, ctx):
     # outlines of shapes, not of texture: edges of the photo smoothed at the line scale
-    width = p["line_width"] * ctx.short
+    width = ops.maximum(p["line_width"] * ctx.short, MIN_LINE_PX)
     lines = xdog_lines(ops, luma(rgb), width, p["line_strength"], smoothing_px=width)
     return core * (1.0 - 0.95 * lines)[..., None, :, :]
 
 
-def _cartoon_reach(p):
-    return _TRUNCATE * 2.6 * p["line_width"]
+def _cartoon_reach(p, short):
+    return _TRUNCATE * math.hypot(1.6, 1.0) * max(p["line_width"] * short, MIN_LINE_PX)
 
 
 # --- halftone -------------------------------------------------------------------------------------------------
@@ -458,7 +489,8 @@ def _halftone_detail(ops, core, rgb, p, ctx):
     for i, base in enumerate(_SCREEN_ANGLES):
         amount = core[..., i, :, :]
         theta = (base + p["angle"]) * (math.pi / 180.0)
-        cos, sin = ops.lib.cos(theta) * (2.0 * math.pi / period), ops.lib.sin(theta) * (2.0 * math.pi / period)
+        cos = ops.scalar(ops.lib.cos(theta) * (2.0 * math.pi / period))
+        sin = ops.scalar(ops.lib.sin(theta) * (2.0 * math.pi / period))
         # the classic Euclidean dot, 0.5 − (cos u + cos v)/4 with u, v the rotated position in dot periods: each
         # cosine of a sum split into products of a row's and a column's (two multiplies a pixel instead of a cosine)
         cos_u = ops.lib.cos(x * cos) * ops.lib.cos(y * sin) - ops.lib.sin(x * cos) * ops.lib.sin(y * sin)
@@ -471,7 +503,7 @@ def _halftone_detail(ops, core, rgb, p, ctx):
     return ops.clip(out, 0.0, 1.0)
 
 
-def _halftone_reach(p):
+def _halftone_reach(p, short):
     return 0.0
 
 
@@ -486,6 +518,7 @@ STYLES: dict[str, Style] = {
                 "sharpness": Param(8.0, 2.0, 16.0, "how strictly a stroke keeps to one side of an edge (Kuwahara q)"),
                 "length": Param(3.0, 1.0, 8.0, "stroke length in brush widths"),
                 "impasto": Param(0.5, 0.0, 1.0, "relief of the paint, lit from the top left"),
+                "smear": Param(0.6, 0.0, 1.0, "how far the paint is dragged along the strokes"),
             },
             _oil_core,
         ),
@@ -647,7 +680,7 @@ def render_brushwork(rgb: np.ndarray, brushwork: Brushwork, amount: float = 1.0,
     del core, small
     out = np.empty_like(rgb)
     strip_rows = max(8, strip_pixels // width)
-    reach = int(math.ceil(spec.reach(params) * min(height, width))) + 2
+    reach = int(math.ceil(spec.reach(params, min(height, width)))) + 2
     firsts = range(0, height, strip_rows)
 
     def one(first: int) -> None:
