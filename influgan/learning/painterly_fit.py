@@ -59,7 +59,6 @@ class BrushworkFitSettings:
     loss: str = "stats"  # "stats": texture statistics; "gan": a patch discriminator; "both"
     seed: int = 0
     styles: tuple[str, ...] = tuple(STYLES)
-    time_budget: float = 40.0  # seconds: the refinement stops early beyond it (the first pass always completes)
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -225,7 +224,6 @@ def fit_brushwork_report(references: Sequence[Image.Image], contents: Sequence[I
     """``fit_brushwork`` with its numbers (see the module's docstring)."""
     settings = settings or BrushworkFitSettings()
     started = time.perf_counter()
-    deadline = started + settings.time_budget
     # the native scale: the references' shorter side (at most settings.native); the judge sees it ``factor`` times smaller
     own = int(np.median([min(image.size) for image in references]))  # the references' own shorter side
     native = min(settings.native, own)
@@ -273,8 +271,6 @@ def fit_brushwork_report(references: Sequence[Image.Image], contents: Sequence[I
     moves += [(name, lambda v, sign, name=name: v + sign * 0.25 * (spec[name].high - spec[name].low)) for name in spec if name != SIZE_PARAM[style]]
     for name, move in moves[: 1 + settings.refine]:
         for sign in (-1.0, 1.0):
-            if time.perf_counter() > deadline:
-                break
             trial = {**params, name: min(max(move(params[name], sign), spec[name].low), spec[name].high)}
             if trial[name] == params[name]:
                 continue
