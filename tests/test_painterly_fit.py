@@ -66,7 +66,7 @@ def test_a_painting_is_a_feed(content):
 
 
 def test_a_small_single_image_is_refused(content):
-    with pytest.raises(ValueError, match="paintings of at least"):
+    with pytest.raises(ValueError, match="3 to 50 reference photos, or 1–2 paintings of at least 480 px"):
         feed_references([content[1]])  # 451×300: a photo, not a painting
     with pytest.raises(ValueError, match="need 3 to 50"):
         feed_references([])

@@ -133,8 +133,8 @@ def feed_references(references: Sequence[ImageSource]) -> tuple[list[ImageSource
     images = _load_images(references, BRUSHWORK_READ)
     small = [i for i, image in enumerate(images, 1) if min(image.size) < PAINTING_SIDE]
     if small:
-        raise ValueError(f"need {MIN_REFERENCES} reference photos, or paintings of at least {PAINTING_SIDE} px on the shorter side "
-                         f"(image {small[0]} is {min(images[small[0] - 1].size)} px)")
+        raise ValueError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} reference photos, or 1–{MIN_REFERENCES - 1} paintings of at least "
+                         f"{PAINTING_SIDE} px on the shorter side (image {small[0]} is {min(images[small[0] - 1].size)} px)")
     tiles = []
     for image in images:
         w, h = image.size
