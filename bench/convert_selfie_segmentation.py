@@ -4,15 +4,18 @@ The model ships in the npm package ``@mediapipe/selfie_segmentation`` (Apache-2.
 
     npm pack @mediapipe/selfie_segmentation && tar xzf mediapipe-selfie_segmentation-*.tgz
     pip install tflite ai-edge-litert      # the flatbuffer schema; the original runtime, for the check
-    python bench/convert_selfie_segmentation.py package/selfie_segmentation.tflite \
-        --out weights/selfie_segmentation.safetensors --reference tests/data/selfie_reference.npz
+    for name in selfie_segmentation selfie_segmentation_landscape; do
+      python bench/convert_selfie_segmentation.py package/$name.tflite --out weights/$name.safetensors \
+          --reference tests/data/${name}_reference.npz
+    done
 
 The flatbuffer's graph (CONV_2D, DEPTHWISE_CONV_2D, HARD_SWISH, squeeze-excite pools, RESIZE_BILINEAR and the
 custom ``Convolution2DTransposeBias``) is written as JSON metadata with each op's options, its float16 weights
 as tensors, exactly as stored (the model's weights are float16 with DEQUANTIZE ops). ``influgan.masks.selfie``
 runs that graph. With ``--check`` (default when ai-edge-litert imports) the NumPy net is compared with the
 original runtime on test images and the max abs difference printed; ``--reference`` stores one input and the
-runtime's output for tests/test_selfie.py.
+runtime's output (float16) for tests/test_selfie.py. The two files of the package are the general model
+(256×256) and the landscape one (144×256); influgan uses the landscape one for photos wider than 4:3.
 """
 from __future__ import annotations
 
@@ -84,6 +87,11 @@ def convert(path: Path) -> tuple[dict[str, np.ndarray], dict]:
             shape = graph.Tensors(ins[0]).ShapeAsNumpy()
             assert (o.FilterHeight(), o.FilterWidth()) == tuple(shape[1:3]), "only global pooling is used"
             entry.update(op="global_mean", act=_ACT[o.FusedActivationFunction()])
+        elif kind == "MEAN":
+            axes = sorted(int(v) for v in tensors[src[1]].reshape(-1))
+            assert axes == [1, 2] and _options(op, tflite.ReducerOptions).KeepDims(), "only a global spatial mean"
+            entry.update(op="global_mean", act="none")
+            entry["in"] = src[:1]
         elif kind in ("ADD", "MUL"):
             o = _options(op, tflite.AddOptions if kind == "ADD" else tflite.MulOptions)
             entry.update(op=kind.lower(), act=_ACT[o.FusedActivationFunction()])
@@ -102,7 +110,7 @@ def convert(path: Path) -> tuple[dict[str, np.ndarray], dict]:
         ops.append(entry)
     (inp,), (out,) = graph.InputsAsNumpy(), graph.OutputsAsNumpy()
     used = {n for e in ops for n in e["in"]}
-    tensors = {k: v for k, v in tensors.items() if k in used and not k.endswith("/Size")}
+    tensors = {k: v for k, v in tensors.items() if k in used and v.dtype != np.int32}  # sizes, axes: in the ops
     meta = {"format": "influgan.selfie_segmentation", "source": path.name,
             "input": name(inp), "input_shape": [int(v) for v in graph.Tensors(inp).ShapeAsNumpy()],
             "output": name(out), "ops": ops}
@@ -151,7 +159,7 @@ def main() -> None:
     save_file(tensors, str(args.out), metadata={"influgan": json.dumps(meta)})
     print(f"{args.out}: {len(meta['ops'])} ops, {len(tensors)} tensors, {args.out.stat().st_size / 1024:.0f} KB")
 
-    from influgan.masks.selfie import SelfieSegmenter
+    from influgan.masks.selfie import SelfieSegmenter  # after the path is set up
 
     net = SelfieSegmenter.load(args.out)
     reference = litert(args.tflite)
@@ -168,7 +176,7 @@ def main() -> None:
     if args.reference:
         name, x = test_images(height, width)[0]
         np.savez_compressed(args.reference, input=(x * 255).round().astype(np.uint8),
-                            output=reference((x * 255).round() / 255).astype(np.float32), source=name)
+                            output=reference((x * 255).round() / 255).astype(np.float16), source=name)
         print(f"{args.reference}: input {name} and the runtime's output")
 
 

@@ -4,8 +4,9 @@ The network (a MobileNetV3-like encoder with squeeze-excite blocks and a small d
 is read from ``weights/selfie_segmentation.safetensors``, which ``bench/convert_selfie_segmentation.py`` wrote from
 the ``.tflite`` file of the npm package ``@mediapipe/selfie_segmentation``: its graph as JSON (each op with its
 options) and its float16 weights exactly as stored. This module interprets that graph; no torch, no TFLite.
-Input: (H, W, 3) float32 in 0..1 at the net's size (256×256), stretched (MediaPipe does not keep the aspect ratio).
-Output: (H, W) float32 person probability in 0..1. About 25 ms on one core.
+Two networks ship: the general one (input 256×256) and the landscape one (144×256), for photos wider than 4:3.
+Input: (H, W, 3) float32 in 0..1 at the net's size, stretched (MediaPipe does not keep the aspect ratio either).
+Output: (H, W) float32 person probability in 0..1. About 20 ms on one core.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from PIL import Image
 from safetensors import safe_open
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
-SELFIE_WEIGHTS = "selfie_segmentation.safetensors"
+SELFIE_WEIGHTS = {False: "selfie_segmentation.safetensors", True: "selfie_segmentation_landscape.safetensors"}
+LANDSCAPE_ASPECT = 4 / 3  # from this width/height on, the landscape net (16:9 input) stretches the photo less
 
 
 def _activate(x: np.ndarray, act: str) -> np.ndarray:
@@ -177,12 +179,13 @@ class SelfieSegmenter:
         return values[self.graph["output"]][..., 0]
 
     def __call__(self, image: Image.Image) -> np.ndarray:
-        """An RGB photo of any size → (256, 256) person probability, in the net's stretched frame."""
+        """An RGB photo of any size → (H, W) person probability at the net's size, in its stretched frame."""
         small = image.convert("RGB").resize((self.width, self.height), Image.BILINEAR, reducing_gap=2.0)
         return self.forward(np.asarray(small, dtype=np.float32) / 255.0)
 
 
-@lru_cache(maxsize=1)
-def selfie_segmenter() -> SelfieSegmenter:
-    """The shipped network, loaded once per process."""
-    return SelfieSegmenter.load(WEIGHTS_DIR / SELFIE_WEIGHTS)
+@lru_cache(maxsize=2)
+def selfie_segmenter(landscape: bool = False) -> SelfieSegmenter:
+    """A shipped network, loaded once per process: the general one (256×256 input) or the landscape one
+    (144×256), which scores better on photos wider than 4:3 (bench/maskbench.py)."""
+    return SelfieSegmenter.load(WEIGHTS_DIR / SELFIE_WEIGHTS[landscape])

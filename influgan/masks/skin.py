@@ -17,9 +17,11 @@ _SRGB_TO_LAB = ImageCms.buildTransformFromOpenProfiles(
     ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB")
 HUE_RANGE = (18.0, 88.0)  # degrees of CIELAB hue the prior accepts at full weight (soft 8° either side)
 MAX_CHROMA = 32.0  # normalized chroma above which a colour is too vivid for skin (an orange suit, a red hat)
-MIN_SPREAD = 2.5  # smallest standard deviation of the per-photo model, in normalized chroma units
+MIN_SPREAD = 1.5  # smallest standard deviation of the per-photo model, in normalized chroma units
 MIN_LIGHT_SPREAD = 8.0  # smallest standard deviation of the skin's L*
 LIGHT_REACH = 2.0  # how many of its standard deviations of L* skin may stray (shade) before its weight falls
+CORE = 0.03  # the model learns from pixels whose surroundings (this share of the side) are all person
+DECISION = (0.1, 0.5)  # skin confidence mapped to the mask: below the first nothing, above the second all
 REACH = 2.0  # Mahalanobis distance from the photo's skin colour at which skin weight falls to exp(-0.5)
 
 
@@ -62,7 +64,9 @@ def _mode(ab: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """The most common normalized chroma among weighted pixels: the peak of a smoothed 2D histogram (1-unit bins)."""
     edges = np.arange(-20.0, 61.0)
     hist, _, _ = np.histogram2d(ab[:, 0], ab[:, 1], bins=(edges, edges), weights=weight)
-    hist = box_mean(hist.astype(np.float32), 2)
+    hist = hist.astype(np.float32)
+    for _ in range(3):  # three box passes ≈ a Gaussian of 2.5 bins: a noisy (dark) skin cluster counts by its mass
+        hist = box_mean(hist, 2)
     i, j = np.unravel_index(int(np.argmax(hist)), hist.shape)
     return np.array([edges[i] + 0.5, edges[j] + 0.5])
 
@@ -76,7 +80,8 @@ def skin_probability(colours: np.ndarray, person: np.ndarray) -> np.ndarray:
     """
     prior = skin_prior(colours)
     ab = chroma_coordinates(colours).reshape(-1, 2)
-    weight = (np.clip(person * 2 - 1, 0, 1) * prior).reshape(-1)  # only pixels well inside the person teach it
+    core = np.clip(box_mean(person, max(1, round(CORE * max(person.shape)))) * 4 - 3, 0, 1)  # person all around
+    weight = (core * prior).reshape(-1)  # only pixels well inside the person teach it: not background it took in
     if weight.sum() < 20.0:  # under ~20 pixels of plausible skin in the person: nothing to model
         return np.zeros(person.shape, np.float32)
     mean, cov = _mode(ab, weight), np.eye(2) * 16.0
@@ -92,9 +97,10 @@ def skin_probability(colours: np.ndarray, person: np.ndarray) -> np.ndarray:
     d2 = np.einsum("ni,ij,nj->n", centred, np.linalg.inv(cov), centred)
     # Lightness, loosely: the photo's skin spans light and shade, but hair of the same hue is mostly darker.
     light = colours[..., 0].reshape(-1)
-    w = weight * np.exp(-0.5 * d2)
+    w = weight * np.exp(-2.0 * d2)  # the skin's lightness from colours well inside its chroma cluster
     light_mean = (w * light).sum() / w.sum()
     light_spread = max(float(np.sqrt((w * (light - light_mean) ** 2).sum() / w.sum())), MIN_LIGHT_SPREAD)
     d2 = d2 / REACH**2 + ((light - light_mean) / (LIGHT_REACH * light_spread)) ** 2
-    skin = np.exp(-0.5 * d2).reshape(person.shape) * prior * person
+    confidence = np.exp(-0.5 * d2).reshape(person.shape) * prior
+    skin = _smoothstep(confidence, *DECISION) * person  # decisive inside skin: protect 100 % keeps it all
     return skin.astype(np.float32)

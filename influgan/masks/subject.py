@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from .guided import FullSizeMask, GuidedUpsampler
-from .selfie import selfie_segmenter
+from .selfie import LANDSCAPE_ASPECT, selfie_segmenter
 from .skin import lab, skin_probability
 
 APPLY_TO = ("whole", "subject", "background")
@@ -46,7 +46,7 @@ def _work_image(image: Image.Image) -> Image.Image:
 
 def person_probability(work: Image.Image) -> np.ndarray:
     """The network's person probability (h, w) float32 0..1 at the work image's own size."""
-    net = selfie_segmenter()
+    net = selfie_segmenter(landscape=work.width >= LANDSCAPE_ASPECT * work.height)
     low = Image.fromarray(net(work), "F")
     return np.asarray(low.resize(work.size, Image.BILINEAR), dtype=np.float32)
 
