@@ -14,13 +14,13 @@ import json
 import os
 from contextlib import nullcontext
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from safetensors import safe_open
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+from ..weights import weights_path
+
 SELFIE_WEIGHTS = {False: "selfie_segmentation.safetensors", True: "selfie_segmentation_landscape.safetensors"}
 LANDSCAPE_ASPECT = 4 / 3  # from this width/height on, the landscape net (16:9 input) stretches the photo less
 
@@ -188,4 +188,4 @@ class SelfieSegmenter:
 def selfie_segmenter(landscape: bool = False) -> SelfieSegmenter:
     """A shipped network, loaded once per process: the general one (256×256 input) or the landscape one
     (144×256), which scores better on photos wider than 4:3 (bench/maskbench.py)."""
-    return SelfieSegmenter.load(WEIGHTS_DIR / SELFIE_WEIGHTS[landscape])
+    return SelfieSegmenter.load(weights_path(SELFIE_WEIGHTS[landscape]))
