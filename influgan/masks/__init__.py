@@ -3,5 +3,6 @@
 NumPy and Pillow only, never torch: the render path stays torch-free.
 """
 from .subject import APPLY_TO, NO_PERSON, SubjectMasks, check_controls, subject_masks
+from .temporal import MaskSmoother
 
-__all__ = ["APPLY_TO", "NO_PERSON", "SubjectMasks", "check_controls", "subject_masks"]
+__all__ = ["APPLY_TO", "NO_PERSON", "MaskSmoother", "SubjectMasks", "check_controls", "subject_masks"]
