@@ -76,7 +76,7 @@ def iou(pred: np.ndarray, truth: np.ndarray, keep: np.ndarray) -> float:
 
 def person_image(masks, photo: Image.Image) -> np.ndarray:
     """The full-size person mask (0..1) as Look.apply would blend by it for apply-to subject."""
-    return np.asarray(masks.full_size(0.0, "subject").image(photo), dtype=np.float32) / 255.0
+    return np.asarray(masks.full_size(photo, 0.0, "subject").image(), dtype=np.float32) / 255.0
 
 
 def scores(photo: Image.Image, look: Look, strength: float, person: np.ndarray, skin: np.ndarray, keep: np.ndarray,
@@ -194,7 +194,7 @@ def segmentation(person: np.ndarray, kind: str) -> np.ndarray:
 
 def skin_full(masks, photo: Image.Image) -> np.ndarray:
     """The full-size skin mask (0..1): what protect-skin 100 % keeps of the original."""
-    return 1.0 - np.asarray(masks.full_size(1.0, "whole").image(photo), dtype=np.float32) / 255.0
+    return 1.0 - np.asarray(masks.full_size(photo, 1.0, "whole").image(), dtype=np.float32) / 255.0
 
 
 def monk(look: Look, strength: float) -> None:
@@ -255,7 +255,7 @@ def speed() -> None:
     for _ in range(3):
         started = time.perf_counter()
         masks = subject_masks(photo)
-        masks.full_size(0.8, "subject").image(photo)
+        masks.full_size(photo, 0.8, "subject").image()
         times.append(time.perf_counter() - started)
     load = os.getloadavg()[0]
     print(f"\nmasks of a 12 MP photo (subject_masks + full-size weight): median {np.median(times):.3f} s "

@@ -37,13 +37,25 @@ def test_the_filtered_mask_snaps_to_the_photos_edge():
 def test_full_size_is_soft_edge_aware_and_the_same_in_strips():
     luma, blurry = step_scene()
     guide = GuidedUpsampler(luma, radius=4, eps=1e-3)
-    mask = FullSizeMask(*guide.coefficients(blurry), size=(256, 192))
     photo = Image.fromarray((luma * 255).astype(np.uint8), "L").resize((256, 192), Image.NEAREST)
-    whole = np.asarray(mask.image(photo.convert("RGB")))
+    mask = FullSizeMask(*guide.coefficients(blurry), photo.convert("RGB"))
+    whole = np.asarray(mask.image())
     assert whole.shape == (192, 256) and whole.dtype == np.uint8
     assert len(np.unique(whole)) > 10  # soft, never binary
     inside, beyond = whole[:, 140:158].astype(int), whole[:, 162:184].astype(int)  # the step is at x = 160 (4×)
     assert inside.mean() - beyond.mean() > 100  # the mask changes at the photo's edge: a step, not a halo
-    strips = np.concatenate([np.asarray(mask.strip(photo.crop((0, top, 256, min(top + 50, 192))), top))
-                             for top in range(0, 192, 50)])
+    strips = np.concatenate([np.asarray(mask.strip(top, min(50, 192 - top))) for top in range(0, 192, 50)])
     np.testing.assert_array_equal(strips, whole)
+
+
+def test_a_big_photo_is_evaluated_at_its_detail_size_and_strips_still_agree():
+    luma, blurry = step_scene()
+    guide = GuidedUpsampler(luma, radius=4, eps=1e-3)
+    photo = Image.fromarray((luma * 255).astype(np.uint8), "L").resize((2400, 1800), Image.NEAREST)  # 4.3 MP
+    mask = FullSizeMask(*guide.coefficients(blurry), photo)
+    assert mask.detail.width * mask.detail.height <= 2_100_000 and mask.image().size == (2400, 1800)
+    whole = np.asarray(mask.image())
+    strips = np.concatenate([np.asarray(mask.strip(top, min(700, 1800 - top))) for top in range(0, 1800, 700)])
+    np.testing.assert_array_equal(strips, whole)
+    row = whole[900].astype(int)
+    assert row[1450:1480].mean() - row[1520:1550].mean() > 100  # the step (x = 1500) still sharp at full size

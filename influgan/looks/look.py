@@ -131,9 +131,7 @@ class Look:
             masks = subject_masks(rgb)
             if masks.note(apply_to):  # callers that pass their masks say it themselves (CLI, app)
                 warnings.warn(masks.note(apply_to), stacklevel=3)
-        elif masks.size != rgb.size:
-            raise ValueError(f"masks are for a {masks.size[0]}×{masks.size[1]} photo, not {rgb.width}×{rgb.height}")
-        return masks.blender(protect_skin, apply_to)
+        return masks.blender(rgb, protect_skin, apply_to)
 
     # --- files ----------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:

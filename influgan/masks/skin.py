@@ -61,14 +61,21 @@ def skin_prior(colours: np.ndarray) -> np.ndarray:
 
 
 def _mode(ab: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """The most common normalized chroma among weighted pixels: the peak of a smoothed 2D histogram (1-unit bins)."""
-    edges = np.arange(-20.0, 61.0)
-    hist, _, _ = np.histogram2d(ab[:, 0], ab[:, 1], bins=(edges, edges), weights=weight)
-    hist = hist.astype(np.float32)
+    """The most common normalized chroma among weighted pixels (N, 2): the peak of a smoothed 2D histogram with
+    1-unit bins over -20..60."""
+    bins = np.clip(np.floor(ab + 20.0).astype(np.int64), 0, 79)
+    hist = np.bincount(bins[:, 0] * 80 + bins[:, 1], weights=weight, minlength=80 * 80).reshape(80, 80).astype(np.float32)
     for _ in range(3):  # three box passes ≈ a Gaussian of 2.5 bins: a noisy (dark) skin cluster counts by its mass
         hist = box_mean(hist, 2)
     i, j = np.unravel_index(int(np.argmax(hist)), hist.shape)
-    return np.array([edges[i] + 0.5, edges[j] + 0.5])
+    return np.array([i - 19.5, j - 19.5], np.float32)
+
+
+def _distance2(ab: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Squared Mahalanobis distance of each (N, 2) point from a 2D Gaussian."""
+    (p, q), (_, r) = np.linalg.inv(cov)
+    x, y = ab[:, 0] - mean[0], ab[:, 1] - mean[1]
+    return p * x * x + 2 * q * x * y + r * y * y
 
 
 def skin_probability(colours: np.ndarray, person: np.ndarray) -> np.ndarray:
@@ -80,27 +87,26 @@ def skin_probability(colours: np.ndarray, person: np.ndarray) -> np.ndarray:
     """
     prior = skin_prior(colours)
     ab = chroma_coordinates(colours).reshape(-1, 2)
+    light = colours[..., 0].reshape(-1)
     core = np.clip(box_mean(person, max(1, round(CORE * max(person.shape)))) * 4 - 3, 0, 1)  # person all around
     weight = (core * prior).reshape(-1)  # only pixels well inside the person teach it: not background it took in
     if weight.sum() < 20.0:  # under ~20 pixels of plausible skin in the person: nothing to model
         return np.zeros(person.shape, np.float32)
-    mean, cov = _mode(ab, weight), np.eye(2) * 16.0
+    teach = weight > 0.01
+    ab_t, light_t, weight_t = ab[teach], light[teach], weight[teach]
+    mean, cov = _mode(ab_t, weight_t), np.eye(2) * 16.0
     for _ in range(3):
-        centred = ab - mean
-        d2 = np.einsum("ni,ij,nj->n", centred, np.linalg.inv(cov), centred)
-        w = weight * np.exp(-0.5 * d2)
+        w = weight_t * np.exp(-0.5 * _distance2(ab_t, mean, cov))
         if w.sum() < 1e-6:
             return np.zeros(person.shape, np.float32)
-        mean = (w[:, None] * ab).sum(0) / w.sum()
-        centred = ab - mean
+        mean = (w[:, None] * ab_t).sum(0) / w.sum()
+        centred = ab_t - mean
         cov = (w[:, None] * centred).T @ centred / w.sum() * 2.0 + np.eye(2) * MIN_SPREAD**2  # ×2: the window cut it
-    d2 = np.einsum("ni,ij,nj->n", centred, np.linalg.inv(cov), centred)
     # Lightness, loosely: the photo's skin spans light and shade, but hair of the same hue is mostly darker.
-    light = colours[..., 0].reshape(-1)
-    w = weight * np.exp(-2.0 * d2)  # the skin's lightness from colours well inside its chroma cluster
-    light_mean = (w * light).sum() / w.sum()
-    light_spread = max(float(np.sqrt((w * (light - light_mean) ** 2).sum() / w.sum())), MIN_LIGHT_SPREAD)
-    d2 = d2 / REACH**2 + ((light - light_mean) / (LIGHT_REACH * light_spread)) ** 2
+    w = weight_t * np.exp(-2.0 * _distance2(ab_t, mean, cov))  # the skin's lightness from its cluster's core
+    light_mean = (w * light_t).sum() / w.sum()
+    light_spread = max(float(np.sqrt((w * (light_t - light_mean) ** 2).sum() / w.sum())), MIN_LIGHT_SPREAD)
+    d2 = _distance2(ab, mean, cov) / REACH**2 + ((light - light_mean) / (LIGHT_REACH * light_spread)) ** 2
     confidence = np.exp(-0.5 * d2).reshape(person.shape) * prior
     skin = _smoothstep(confidence, *DECISION) * person  # decisive inside skin: protect 100 % keeps it all
     return skin.astype(np.float32)

@@ -2,7 +2,7 @@
 
 ``subject_masks(photo)`` computes, once per photo, a person mask (the selfie segmentation network) and a skin mask
 (a per-photo colour model inside the person) at a work resolution, both refined by a guided filter on the photo's
-luma. ``SubjectMasks.blender(protect_skin, apply_to)`` then gives what ``Look.apply`` calls on each strip: the
+luma. ``SubjectMasks.blender(photo, protect_skin, apply_to)`` then gives what ``Look.apply`` calls on each strip: the
 styled strip blended with the original by a full-size weight, upsampled edge-aware from the work resolution:
 
     out = original + weight · (styled − original),   weight = side(person) · (1 − protect_skin · skin)
@@ -76,21 +76,24 @@ class SubjectMasks:
         side = side if self.has_person and apply_to != "whole" else np.ones_like(self.person)
         return side * (1.0 - protect_skin * self.skin)
 
-    def full_size(self, protect_skin: float = 0.0, apply_to: str = "whole") -> FullSizeMask:
-        """The weight as a full-size mask, evaluated a strip at a time from the photo's own luma."""
+    def full_size(self, photo: Image.Image, protect_skin: float = 0.0, apply_to: str = "whole") -> FullSizeMask:
+        """The weight as a full-size mask of ``photo`` (the photo these masks are of), edge-aware on its luma."""
+        if photo.size != self.size:
+            raise ValueError(f"masks are for a {self.size[0]}×{self.size[1]} photo, not {photo.width}×{photo.height}")
         a, b = self.guide.coefficients(self.weight(protect_skin, apply_to))
-        return FullSizeMask(a, b, self.size)
+        return FullSizeMask(a, b, photo)
 
-    def blender(self, protect_skin: float = 0.0, apply_to: str = "whole") -> Callable[[Image.Image, Image.Image, int], Image.Image] | None:
-        """``blend(original_strip, styled_strip, first_row)`` for ``Look.apply``; None when every pixel gets the
-        whole look (nothing to blend)."""
+    def blender(self, photo: Image.Image, protect_skin: float = 0.0,
+                apply_to: str = "whole") -> Callable[[Image.Image, Image.Image, int], Image.Image] | None:
+        """``blend(original_strip, styled_strip, first_row)`` for ``Look.apply`` on ``photo``; None when every
+        pixel gets the whole look (nothing to blend)."""
+        check_controls(protect_skin, apply_to)
         if protect_skin == 0.0 and (apply_to == "whole" or not self.has_person):
-            check_controls(protect_skin, apply_to)
             return None
-        mask = self.full_size(protect_skin, apply_to)
+        mask = self.full_size(photo, protect_skin, apply_to)
 
         def blend(original: Image.Image, styled: Image.Image, first: int) -> Image.Image:
-            return Image.composite(styled, original, mask.strip(original.convert("L"), first))
+            return Image.composite(styled, original, mask.strip(first, original.height))
 
         return blend
 
