@@ -251,15 +251,32 @@ def speed() -> None:
     photo = Image.open("../shared/data/photos/kodak/kodim04.png").convert("RGB").rotate(90, expand=True)
     photo = photo.resize((4000, 3000), Image.BICUBIC)
     subject_masks(photo)  # load the network once
-    times = []
+    times, cpu = [], []
     for _ in range(3):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         masks = subject_masks(photo)
         masks.full_size(photo, 0.8, "subject").image()
         times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
     load = os.getloadavg()[0]
     print(f"\nmasks of a 12 MP photo (subject_masks + full-size weight): median {np.median(times):.3f} s "
-          f"(runs {', '.join(f'{t:.3f}' for t in times)}), load average {load:.2f}, {os.cpu_count()} CPUs")
+          f"(runs {', '.join(f'{t:.3f}' for t in times)}; CPU time {np.median(cpu):.3f} s, what an idle machine's "
+          f"wall time approaches), load average {load:.2f}, {os.cpu_count()} CPUs")
+    preview = photo.resize((1024, 768), Image.BILINEAR)  # the app's preview size
+    look = Look.load("weights/looks/teal_orange.look")
+    started = time.perf_counter()
+    masks = subject_masks(preview)
+    first = time.perf_counter() - started
+    times = {}
+    for name, kwargs in {"look only": {}, "protect skin 80 %, subject": {"protect_skin": 0.8, "apply_to": "subject"}}.items():
+        runs = []
+        for _ in range(5):
+            started = time.perf_counter()
+            look.apply(preview, 1.0, **kwargs, masks=masks if kwargs else None)
+            runs.append(time.perf_counter() - started)
+        times[name] = float(np.median(runs))
+    print(f"preview 1024×768: masks once {first:.3f} s; a slider move (cached masks) "
+          + ", ".join(f"{k} {v:.3f} s" for k, v in times.items()) + f", load average {os.getloadavg()[0]:.2f}")
 
 
 def main() -> None:
