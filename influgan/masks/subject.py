@@ -56,7 +56,7 @@ class SubjectMasks:
     """A photo's masks at the work resolution: person and skin (h, w) float32 0..1, refined on the photo's luma.
 
     size: (W, H) of the full photo they belong to; has_person: whether a person was found (else subject and
-    background both mean the whole photo). Cheap to keep per photo (a few hundred KB) and to blend with many times.
+    background both mean the whole photo). Kept per photo (about 4 MB at 512 px, guide included), blended many times.
     """
 
     person: np.ndarray
