@@ -690,8 +690,7 @@ with gr.Blocks(title="InfluGAN — learn a creator's look") as demo:
                         grain = gr.Slider(0, 100, value=0, step=1, label="Grain (%)", elem_id="grain", min_width=120)
                         vignette = gr.Slider(-100, 100, value=0, step=1, label="Vignette (%)", elem_id="vignette", min_width=120)
                     with gr.Row():  # subject-aware looks (issue 32)
-                        protect_skin = gr.Slider(0, 100, value=0, step=1, label="Protect skin (%)", elem_id="protect_skin", min_width=120,
-                                                 info="100 %: skin keeps its own colour")
+                        protect_skin = gr.Slider(0, 100, value=0, step=1, label="Protect skin (%)", elem_id="protect_skin", min_width=120)
                         apply_to = gr.Radio([("Whole photo", "whole"), ("Subject", "subject"), ("Background", "background")], value="whole",
                                             label="Apply to", elem_id="apply-to", min_width=120)
                     with gr.Row():
