@@ -85,8 +85,8 @@ class FullSizeMask:
     def __init__(self, a: np.ndarray, b: np.ndarray, photo: Image.Image):
         self.size = photo.size
         detail = detail_size(photo.size)
-        luma = photo.convert("L")
-        luma = luma.resize(detail, Image.BILINEAR, reducing_gap=2.0) if detail != photo.size else luma
+        small = photo.resize(detail, Image.BILINEAR, reducing_gap=2.0) if detail != photo.size else photo
+        luma = small.convert("L")  # reduced first: a 100 MP photo never gets a full-size luma copy
         a_up = np.asarray(Image.fromarray(a.astype(np.float32), "F").resize(detail, Image.BILINEAR))
         b_up = np.asarray(Image.fromarray((b * 255.0).astype(np.float32), "F").resize(detail, Image.BILINEAR))
         value = a_up * np.asarray(luma, dtype=np.float32) + b_up  # luma in 0..255, b in 0..255: the mask in 0..255
