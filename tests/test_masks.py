@@ -136,3 +136,15 @@ def test_the_smoother_gives_the_same_masks_from_a_pool_of_threads(astronaut):
     expected = [sequential.masks(f, i) for i, f in enumerate(frames)]
     for got, want in zip(out, expected):
         np.testing.assert_allclose(got.person, want.person, atol=1e-6)
+
+
+def test_the_smoothed_masks_follow_a_person_who_moves(astronaut):
+    still = astronaut.resize((256, 256))
+    moved = Image.fromarray(np.roll(np.asarray(still), 60, axis=1))  # she steps 60 px to the right
+    smoother = MaskSmoother()
+    masks = [smoother.masks(frame, i) for i, frame in enumerate([still] * 4 + [moved] * 5)]
+    before, after = subject_masks(still).person, subject_masks(moved).person
+    left_behind = (before > 0.9) & (after < 0.1)  # where she was and is no more
+    assert left_behind.sum() > 100
+    assert masks[3].person[left_behind].mean() > 0.8  # before the step
+    assert masks[-1].person[left_behind].mean() < 0.2  # four frames after it: followed

@@ -98,6 +98,12 @@ class SubjectMasks:
         return blend
 
 
+def work_guide(work: Image.Image) -> GuidedUpsampler:
+    """The guided filter's side of a photo at the work resolution (its luma, window 1/128 of the long side)."""
+    luma = np.asarray(work.convert("L"), dtype=np.float32) / 255.0
+    return GuidedUpsampler(luma, radius=max(2, round(max(work.size) / 128)))
+
+
 def subject_masks(image: Image.Image, person: np.ndarray | None = None) -> SubjectMasks:
     """Person and skin masks of an 8-bit photo (any mode; RGBA is read as its colours).
 
@@ -105,8 +111,7 @@ def subject_masks(image: Image.Image, person: np.ndarray | None = None) -> Subje
     a caller's own segmentation); it is resized to the work resolution.
     """
     work = _work_image(image)
-    luma = np.asarray(work.convert("L"), dtype=np.float32) / 255.0
-    guide = GuidedUpsampler(luma, radius=max(2, round(max(work.size) / 128)))
+    guide = work_guide(work)
     if person is None:
         raw = person_probability(work)
     else:
