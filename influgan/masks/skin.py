@@ -20,6 +20,7 @@ MAX_CHROMA = 32.0  # normalized chroma above which a colour is too vivid for ski
 MIN_SPREAD = 1.5  # smallest standard deviation of the per-photo model, in normalized chroma units
 MIN_LIGHT_SPREAD = 8.0  # smallest standard deviation of the skin's L*
 LIGHT_REACH = 2.0  # how many of its standard deviations of L* skin may stray (shade) before its weight falls
+HEAD_BIAS = 3.0  # how much more the top of the person counts than its bottom when finding the skin colour (e^3)
 CORE = 0.03  # the model learns from pixels whose surroundings (this share of the side) are all person
 DECISION = (0.1, 0.5)  # skin confidence mapped to the mask: below the first nothing, above the second all
 REACH = 2.0  # Mahalanobis distance from the photo's skin colour at which skin weight falls to exp(-0.5)
@@ -89,7 +90,12 @@ def skin_probability(colours: np.ndarray, person: np.ndarray) -> np.ndarray:
     ab = chroma_coordinates(colours).reshape(-1, 2)
     light = colours[..., 0].reshape(-1)
     core = np.clip(box_mean(person, max(1, round(CORE * max(person.shape)))) * 4 - 3, 0, 1)  # person all around
-    weight = (core * prior).reshape(-1)  # only pixels well inside the person teach it: not background it took in
+    weight = core * prior  # only pixels well inside the person teach it: not background it took in
+    rows = np.flatnonzero(core.max(axis=1) > 0.5)
+    if HEAD_BIAS and rows.size:  # people stand upright: the face, the surest skin, is near the top of the person
+        t = np.clip((np.arange(person.shape[0]) - rows[0]) / max(1, rows[-1] - rows[0]), 0, 1)
+        weight = weight * np.exp(-HEAD_BIAS * t)[:, None]
+    weight = weight.reshape(-1)
     if weight.sum() < 20.0:  # under ~20 pixels of plausible skin in the person: nothing to model
         return np.zeros(person.shape, np.float32)
     teach = weight > 0.01
