@@ -268,14 +268,19 @@ def speed() -> None:
     masks = subject_masks(preview)
     first = time.perf_counter() - started
     times = {}
-    for name, kwargs in {"look only": {}, "protect skin 80 %, subject": {"protect_skin": 0.8, "apply_to": "subject"}}.items():
+    moves = {  # each run one slider position; the masks are the photo's cached ones
+        "look only (strength moves)": [dict(strength=0.5 + 0.1 * i) for i in range(5)],
+        "strength moves, protect skin 80 %, subject": [dict(strength=0.5 + 0.1 * i, protect_skin=0.8, apply_to="subject") for i in range(5)],
+        "protect skin moves, subject": [dict(protect_skin=0.5 + 0.1 * i, apply_to="subject") for i in range(5)],
+    }
+    for name, runs_kwargs in moves.items():
         runs = []
-        for _ in range(5):
+        for kwargs in runs_kwargs:
             started = time.perf_counter()
-            look.apply(preview, 1.0, **kwargs, masks=masks if kwargs else None)
+            look.apply(preview, masks=masks if "apply_to" in kwargs else None, **kwargs)
             runs.append(time.perf_counter() - started)
         times[name] = float(np.median(runs))
-    print(f"preview 1024×768: masks once {first:.3f} s; a slider move (cached masks) "
+    print(f"preview 1024×768: masks once {first:.3f} s; a slider move (median of 5): "
           + ", ".join(f"{k} {v:.3f} s" for k, v in times.items()) + f", load average {os.getloadavg()[0]:.2f}")
 
 

@@ -148,3 +148,11 @@ def test_the_smoothed_masks_follow_a_person_who_moves(astronaut):
     assert left_behind.sum() > 100
     assert masks[3].person[left_behind].mean() > 0.8  # before the step
     assert masks[-1].person[left_behind].mean() < 0.2  # four frames after it: followed
+
+
+def test_the_last_full_size_mask_is_reused_only_for_the_same_photo_and_controls(astronaut, masks):
+    first = masks.full_size(astronaut, 0.8, "subject")
+    assert masks.full_size(astronaut.copy(), 0.8, "subject") is first  # a preview re-opened: same pixels, reused
+    assert masks.full_size(astronaut, 0.7, "subject") is not first
+    flipped = astronaut.transpose(Image.FLIP_LEFT_RIGHT)  # same size, other pixels: its own luma guides the edges
+    assert masks.full_size(flipped, 0.7, "subject") is not masks.full_size(astronaut, 0.7, "subject")

@@ -64,6 +64,7 @@ class SubjectMasks:
     size: tuple[int, int]
     has_person: bool
     guide: GuidedUpsampler = field(repr=False)
+    _last_full_size: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def note(self, apply_to: str) -> str | None:
         """One line for the user when the request cannot be honoured as asked, else None."""
@@ -77,11 +78,18 @@ class SubjectMasks:
         return side * (1.0 - protect_skin * self.skin)
 
     def full_size(self, photo: Image.Image, protect_skin: float = 0.0, apply_to: str = "whole") -> FullSizeMask:
-        """The weight as a full-size mask of ``photo`` (the photo these masks are of), edge-aware on its luma."""
+        """The weight as a full-size mask of ``photo`` (the photo these masks are of), edge-aware on its luma.
+        The last one is kept: a preview whose strength or grain moves blends with it again at no cost."""
         if photo.size != self.size:
             raise ValueError(f"masks are for a {self.size[0]}×{self.size[1]} photo, not {photo.width}×{photo.height}")
+        key = (protect_skin, apply_to, photo.reduce(max(1, max(photo.size) // 32)).tobytes())  # the photo's thumbprint
+        last = self._last_full_size
+        if last is not None and last[0] == key:
+            return last[1]
         a, b = self.guide.coefficients(self.weight(protect_skin, apply_to))
-        return FullSizeMask(a, b, photo)
+        mask = FullSizeMask(a, b, photo)
+        self._last_full_size = (key, mask)
+        return mask
 
     def blender(self, photo: Image.Image, protect_skin: float = 0.0,
                 apply_to: str = "whole") -> Callable[[Image.Image, Image.Image, int], Image.Image] | None:
