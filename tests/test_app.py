@@ -171,7 +171,7 @@ def call_raw(url: str, api_name: str, data_json: str) -> str:
 
 @pytest.mark.parametrize("strength, named", [("NaN", "0..150"), ("Infinity", "150"), ("-5", "minimum value 0"), ("1e309", "150"), ('"lots"', "lots")])
 def test_a_bad_slider_value_is_named(url, client, strength, named):
-    text = call_raw(url, "preview_strength", f'["Golden hour", {strength}, 0, 0, null, 100]')
+    text = call_raw(url, "preview_strength", f'["Golden hour", {strength}, 0, 0, null, 0, "whole", 100]')  # raw: every input
     assert "event: error" in text
     message = json.loads(text.split("data: ", 1)[1])["error"]  # Gradio's own range check, or the app's
     assert message and named in message
@@ -271,6 +271,28 @@ def test_a_learned_grain_and_vignette_show_on_the_sliders_and_stay_in_the_look_f
     assert value(vignette) == pytest.approx(100 * learned.vignette_amount, abs=0.1)
 
 
+# --- subject-aware looks (issue 32): Protect skin and Apply to on the Stylize tab -------------------------------------
+def test_protect_skin_and_apply_to_in_the_preview_and_the_full_size_photo(url):
+    visitor = Client(url, verbose=False)
+    astronaut = Image.open("examples/content/astronaut.jpg").convert("RGB")
+    visitor.predict([handle_file("examples/content/astronaut.jpg")], "Teal & orange", 150, 0, 0, api_name="/add_photos")
+    before, styled = visitor.predict("Teal & orange", 150, 0, 0, 0, "whole", api_name="/preview_protect_skin")
+    _, kept = visitor.predict("Teal & orange", 150, 0, 0, 100, "whole", api_name="/preview_protect_skin")
+    _, background = visitor.predict("Teal & orange", 150, 0, 0, 0, "background", api_name="/preview_apply_to")
+    original, styled, kept, background = (np.asarray(Image.open(p).convert("RGB"), np.int16) for p in (before, styled, kept, background))
+    cheek, wall = (slice(100, 130), slice(180, 200)), (slice(20, 80), slice(330, 400))
+    assert np.abs(kept[cheek] - original[cheek]).mean() < 4 < np.abs(styled[cheek] - original[cheek]).mean() / 2
+    assert np.abs(kept[wall] - styled[wall]).mean() < 3  # (JPEG previews)
+    assert np.abs(background[cheek] - original[cheek]).mean() < 4 and np.abs(background[wall] - styled[wall]).mean() < 3
+    full = np.asarray(Image.open(value(visitor.predict("Teal & orange", 150, 0, 0, 100, "subject", api_name="/download"))).convert("RGB"), np.int16)
+    assert full.shape == (512, 512, 3)
+    assert np.abs(full[wall] - np.asarray(astronaut, np.int16)[wall]).mean() < 3  # subject only: the wall is as it was
+    with pytest.raises(AppError, match="not in the list of choices"):  # Gradio checks the choice itself
+        visitor.predict("Teal & orange", 150, 0, 0, 0, "face", api_name="/preview_apply_to")
+    text = call_raw(url, "preview_protect_skin", '["Teal & orange", 150, 0, 0, null, NaN, "whole", 100]')  # past Gradio's check
+    assert "event: error" in text and "Protect skin must be a number within 0..100" in text
+
+
 def test_brushwork_slider_paints_the_preview_and_the_full_size_photo(client, files, tmp_path):
     from influgan.images import load_image
     from influgan.looks.lut import identity_lut
@@ -281,8 +303,8 @@ def test_brushwork_slider_paints_the_preview_and_the_full_size_photo(client, fil
     painted.save(tmp_path / "painted.look")
     dropdown = client.predict(handle_file(str(tmp_path / "painted.look")), api_name="/upload_look")
     name = value(dropdown)
-    before, none = client.predict(name, 100, 0, 0, 0, api_name="/preview_brushwork")
-    _, full = client.predict(name, 100, 0, 0, 100, api_name="/preview_brushwork")
+    before, none = client.predict(name, 100, 0, 0, 0, "whole", 0, api_name="/preview_brushwork")
+    _, full = client.predict(name, 100, 0, 0, 0, "whole", 100, api_name="/preview_brushwork")
     with Image.open(before) as photo:
         expected_none = np.asarray(colour.apply(photo), dtype=np.int16)
         expected_full = np.asarray(painted.apply(photo), dtype=np.int16)
@@ -290,12 +312,12 @@ def test_brushwork_slider_paints_the_preview_and_the_full_size_photo(client, fil
     near_none, near_full = np.abs(none - expected_none).mean(), np.abs(full - expected_full).mean()
     assert near_none < 3.5 and near_full < 3.5  # 0 %: colour only; 100 %: the cartoon (the preview files are JPEGs)
     assert np.abs(full - none).mean() > 3 * max(near_none, near_full)
-    saved = value(client.predict(name, 100, 0, 0, 100, api_name="/download"))
+    saved = value(client.predict(name, 100, 0, 0, 0, "whole", 100, api_name="/download"))
     result = np.asarray(Image.open(saved).convert("RGB"), dtype=np.int16)
     expected = np.asarray(painted.apply(load_image(files["photo"])), dtype=np.int16)
     assert result.shape == (1200, 1600, 3) and np.abs(result - expected).mean() < 1.0
 
 
 def test_a_bad_brushwork_value_is_named(url):
-    text = call_raw(url, "preview_brushwork", '["Golden hour", 100, 0, 0, null, 151]')
+    text = call_raw(url, "preview_brushwork", '["Golden hour", 100, 0, 0, null, 0, "whole", 151]')
     assert "event: error" in text and "150" in json.loads(text.split("data: ", 1)[1])["error"]

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import struct
+import warnings
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +27,7 @@ from .cube import MAX_CUBE_SIZE, MIN_CUBE_SIZE, load_cube, save_cube
 from .finishing import FINISH_VERSION, Finish, Finisher, map_strips
 from .hald import DEFAULT_LEVEL, HaldError, load_hald, save_hald
 from ..images import read_capped
+from ..masks import SubjectMasks, check_controls, subject_masks
 from .painterly import MAX_AMOUNT, Brushwork, render_brushwork
 from .lut import ENTRY_MAX, ENTRY_MIN, blend_lut, check_lut, identity_lut, pillow_lut, resample_lut
 
@@ -91,7 +93,8 @@ class Look:
         return blend_lut(self.lut, strength)
 
     def apply(self, image: Image.Image, strength: float = 1.0, finish: Finish | None = None, seed: int = 0,
-              in_place: bool = False, brushwork: float = 1.0) -> Image.Image:
+              in_place: bool = False, protect_skin: float | None = None, apply_to: str = "whole",
+              masks: SubjectMasks | None = None, brushwork: float = 1.0) -> Image.Image:
         """Stylize an 8-bit photo at its full resolution. RGBA keeps its alpha.
 
         strength: 0 returns the colours unchanged, 1 the look, up to 1.5 exaggerates it (finish amounts scale too).
@@ -99,8 +102,12 @@ class Look:
         seed: the grain's (a clip passes its frame index); the brushwork's paper and strokes stay put.
         in_place: an RGB ``image`` the caller no longer needs is stylized where it is (a 100 MP photo costs its own
         pixels and a few strips, no second copy). Colour and finishing go strip by strip, a few strips in threads.
+        protect_skin: 0..1, how much skin keeps its original colour (None: the look's own default, else 0);
+        apply_to: "whole", "subject" (the people) or "background". masks: the photo's ``subject_masks``, when the
+        caller keeps them (the app's previews, a clip's smoothed masks); else computed here when needed.
         brushwork: the painterly stage's amount, if the look has one (0: colour only, 1: as learned, up to 1.5); it
-        runs before or after the colour as the look says, always before the grain and vignette.
+        runs before or after the colour as the look says, always before the grain and vignette (and the subject
+        blend, which takes the original photo where it protects).
         """
         if not 0.0 <= brushwork <= MAX_AMOUNT:  # NaN fails too
             raise ValueError(f"brushwork must be within 0..{MAX_AMOUNT:g}, got {brushwork}")
@@ -109,6 +116,7 @@ class Look:
         owned = in_place or rgb is not image  # an image of our own is stylized where it is: no second copy
         lut_filter = pillow_lut(self.colour_lut(strength)) if strength != 0.0 else None
         finisher = Finisher(rgb.size, (finish or self.finish).scaled(strength), seed)
+        blend = self._subject_blend(rgb, protect_skin, apply_to, masks)
         stage = self.brushwork if brushwork > 0.0 else None
         threads = 1 if rgb.width * rgb.height < 1_000_000 else 0
 
@@ -119,21 +127,48 @@ class Look:
             return strip.filter(lut_filter) if lut_filter else strip
 
         def stylize(strip: Image.Image, first: int) -> Image.Image:  # colour, then finishing, a strip at a time
-            return finisher.strip(colour(strip, first), first)
+            styled = finisher.strip(colour(strip, first), first)
+            return blend(strip, styled, first) if blend else styled  # the original strip, before it is replaced
 
         if stage is None:
             out = map_strips(rgb, stylize, rgb if owned else Image.new("RGB", rgb.size), threads=threads)
-        elif stage.order == "before":
-            painted = paint(rgb)
-            out = map_strips(painted, stylize, painted, threads=threads)
-        else:
-            coloured = map_strips(rgb, colour, rgb if owned else Image.new("RGB", rgb.size), threads=threads)
-            painted = paint(coloured)
-            del coloured
-            out = map_strips(painted, finisher.strip, painted, threads=threads)
+        else:  # the painterly stage sees the whole photo; the subject blend then takes the original strips
+            if stage.order == "before":
+                styled = paint(rgb)
+                styled = map_strips(styled, lambda strip, first: finisher.strip(colour(strip, first), first), styled, threads=threads)
+            else:
+                coloured = map_strips(rgb, colour, rgb if owned and not blend else Image.new("RGB", rgb.size), threads=threads)
+                styled = paint(coloured)
+                del coloured
+                styled = map_strips(styled, finisher.strip, styled, threads=threads)
+            out = styled
+            if blend:
+                width = rgb.width
+
+                def protect(strip: Image.Image, first: int) -> Image.Image:
+                    return blend(strip, styled.crop((0, first, width, first + strip.height)), first)
+
+                out = map_strips(rgb, protect, rgb if owned else Image.new("RGB", rgb.size), threads=threads)
         if alpha is not None:
             out.putalpha(alpha)
         return out
+
+    # --- subject-aware looks (issue 32): blend the styled photo with the original by person and skin masks ----
+    def default_protect_skin(self) -> float:
+        """The look's own protect-skin (metadata ``protect_skin``, 0..1), or 0."""
+        value = self.metadata.get("protect_skin", 0.0)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1 else 0.0
+
+    def _subject_blend(self, rgb: Image.Image, protect_skin: float | None, apply_to: str, masks: SubjectMasks | None):
+        protect_skin = self.default_protect_skin() if protect_skin is None else protect_skin
+        check_controls(protect_skin, apply_to)
+        if protect_skin == 0.0 and apply_to == "whole":
+            return None
+        if masks is None:
+            masks = subject_masks(rgb)
+            if masks.note(apply_to):  # callers that pass their masks say it themselves (CLI, app)
+                warnings.warn(masks.note(apply_to), stacklevel=3)
+        return masks.blender(rgb, protect_skin, apply_to)
 
     # --- files ----------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:

@@ -296,10 +296,12 @@ class Session:
         image.convert("RGB").save(path, quality=90)
         return self.keep_recent(kind, path)
 
-    def save_full_size(self, look: Look, strength: float, finish: Finish, brushwork: float = 1.0) -> tuple[Path | None, list[str]]:
+    def save_full_size(self, look: Look, strength: float, finish: Finish, protect_skin: float = 0.0,
+                       apply_to: str = "whole", brushwork: float = 1.0) -> tuple[Path | None, list[str]]:
         """Every photo (not the clips) stylized at full resolution: (one file, or a zip of them, or None when none
-        could be saved; a line per photo that failed). Only the newest result is kept. brushwork: the amount of
-        the look's painterly stage, if any (0..1.5)."""
+        could be saved; a line per photo that failed). Only the newest result is kept. protect_skin, apply_to: as
+        in ``Look.apply`` (each photo's masks computed at its full size). brushwork: the amount of the look's
+        painterly stage, if any (0..1.5)."""
         photos = [photo for photo in self.photos if not photo.clip]
         self.check_room(sum(photo.original.stat().st_size for photo in photos), "Saving full-size photos")
         folder = self.new_folder("export")
@@ -315,7 +317,7 @@ class Session:
         written, problems = [], []
         name_for = share_name(look.name)
         for done in iter_stylize(look, list(names), folder, strength, finish, lambda source: name_for(Path(names[source])), reserve=reserve,
-                                 brushwork=brushwork):
+                                 protect_skin=protect_skin, apply_to=apply_to, brushwork=brushwork):
             if done.error:
                 problems.append(done.error.replace(done.source.name, names[done.source]))
             else:
@@ -333,7 +335,8 @@ class Session:
         self.keep_recent("export", folder, keep=1)
         return result, problems
 
-    def render_clip(self, clip: Photo, look: Look, strength: float, finish: Finish, progress=None, cancel=None, brushwork: float = 1.0) -> Path:
+    def render_clip(self, clip: Photo, look: Look, strength: float, finish: Finish, progress=None, cancel=None,
+                    protect_skin: float = 0.0, apply_to: str = "whole", brushwork: float = 1.0) -> Path:
         """The clip with the look, as an H.264 MP4 (``video.stylize_video``: sound kept, nothing half-written);
         progress(done, total) as frames are encoded; set ``cancel`` to stop. Only the newest clip result is kept."""
         info = probe_video(clip.original, MAX_CLIP_SECONDS)
@@ -344,7 +347,8 @@ class Session:
         try:
             painting = 2 * BRUSHWORK_BYTES if look.brushwork is not None and brushwork > 0 else 0  # two frames painted at once
             with self.memory.reserve(render_cost(info) + painting) if self.memory else nullcontext():
-                stylize_video(look, clip.original, target, strength, finish, progress, cancel, MAX_CLIP_SECONDS, brushwork)
+                stylize_video(look, clip.original, target, strength, finish, progress, cancel, MAX_CLIP_SECONDS,
+                              protect_skin=protect_skin, apply_to=apply_to, brushwork=brushwork)
         except BaseException:
             self.discard(folder)
             raise
