@@ -11,7 +11,8 @@ several crops each, across their longer side (``reference_crops``).
 1. The decision: the texture distance (``texture_stats``: random multi-scale filters on contrast-normalised luma,
    so colour and contrast, the LUT's job, do not count) between the content crops and the references (``gap``),
    against the distance between random splits of the references (``noise``: they differ by scene alone). A photo
-   feed's gap is about its noise; no renderer is tried unless gap > GAP_RATIO × noise (cheap).
+   feed's gap is about its noise; no renderer is tried unless gap > GAP_RATIO × noise and there are at least
+   MIN_CROPS reference crops (cheap).
 2. The search: every style at a few sizes (its size parameter on a log grid, the others at their defaults), scored
    by ``loss``: "stats" the texture distance, "gan" a patch discriminator trained on the references against all the
    candidates' renders, "both" their sum; then the best style's size on a finer grid and a few other parameters
@@ -41,8 +42,10 @@ BRUSHWORK_READ = 1080  # references and contents are read at most this large (lo
 # the parameter that sets each style's scale: searched on a grid (the noise fields' cells follow it, so it is
 # not a smooth function of the render); the others are fitted by gradient
 SIZE_PARAM = {"oil": "brush", "watercolour": "wash", "ink": "line_width", "cartoon": "smoothing", "halftone": "dot_size"}
-GAP_RATIO = 1.5  # the references must differ from the content photos by this many times their own noise
+GAP_RATIO = 2.5  # the references must differ from the content photos by this many times their own noise (1.5 let
+# the shipped example feed, plain photos, get oil or watercolour with 2–3 content photos: ratio 1.7–1.85)
 KEEP_SHARE = 0.5  # the fitted stage must remove at least half of the gap
+MIN_CROPS = 6  # fewer references than this say too little about their own scene noise: no stage (a 4-photo feed got oil)
 GRAIN_SHARE = 0.7  # and explain the references clearly better than the feed's grain alone (a grainy photo feed)
 
 
@@ -114,13 +117,13 @@ def square_crops(image: Image.Image, side: int, count: int) -> list[np.ndarray]:
 
 def reference_crops(references: Sequence[Image.Image], side: int) -> list[np.ndarray]:
     """One crop per reference, or, from one to three large images (a painting), enough crops across each to
-    cover it (at least 4 in all), so a painting is a feed of its own."""
+    cover it (at least 8 in all), so a painting is a feed of its own."""
     if len(references) > 3:
         return [c for image in references for c in square_crops(image, side, 1)]
     crops = []
     for image in references:
         aspect = max(image.size) / min(image.size)
-        crops += square_crops(image, side, max(math.ceil(aspect) + 1, math.ceil(4 / len(references))))
+        crops += square_crops(image, side, max(math.ceil(aspect) + 1, math.ceil(8 / len(references))))
     return crops
 
 
@@ -235,7 +238,7 @@ def fit_brushwork_report(references: Sequence[Image.Image], contents: Sequence[I
     gap = judge(_seen(content_crops, factor))
     noise = reference_noise(judge, references_seen, len(content_crops), settings.splits, settings.seed)
     report = BrushworkFit(None, gap, noise)
-    if gap <= GAP_RATIO * noise or not settings.styles:
+    if len(references_seen) < MIN_CROPS or gap <= GAP_RATIO * noise or not settings.styles:
         report.seconds = time.perf_counter() - started
         return report
     grain_only = gap
