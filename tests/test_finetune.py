@@ -178,7 +178,9 @@ def test_the_feeds_grain_and_vignette_are_learned_and_its_colours_read_without_t
     monkeypatch.setattr(finish_estimate, "load_natural_texture", lambda: flat)  # synthetic scenes: no lens falloff
     truth = Finish(grain_amount=4.0, grain_size=0.004, vignette_amount=0.4, vignette_radius=0.5)
     references = finished_feed(truth)
-    look = finetune(references, photos, FinetuneSettings(**{**FAST, "steps": 60, "start_from": "identity"}))
+    # synthetic scenes against synthetic content read as painterly to painterly_fit (a stage found replaces the
+    # grain): this test is about the finish, so the painterly stage is off here (docs/experiments.md, issue 31)
+    look = finetune(references, photos, FinetuneSettings(**{**FAST, "steps": 60, "start_from": "identity", "learn_brushwork": False}))
     assert look.finish.grain_amount == pytest.approx(4.0, rel=0.25) and look.finish.grain_size == pytest.approx(0.004, rel=0.3)
     assert look.finish.vignette_amount == pytest.approx(0.4, abs=0.06)
     assert look.metadata["finish_reading"]["jpeg_modelled"] is True
