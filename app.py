@@ -326,19 +326,20 @@ def train_look(name: str, steps: float, seed: float, state: Session | None):
     if len(refs) < MIN_REFERENCES:
         raise gr.Error(f"Add at least {MIN_REFERENCES} reference photos on the References tab first (you have {len(refs)}).")
     with session.hold(), MEMORY.reserve(FINETUNE_MEMORY):
-        references = [Image.open(ref.path).convert("RGB") for ref in refs]
         content = session.content_photos()
         look_name = _unique_look_name(session, name)
         sample = _sample_photo(session)
         settings = influgan.FinetuneSettings(steps=steps, seed=seed)
-        yield {train_status: _progress_html("Reading the feed…", 0.0), look_downloads: None, loss_plot: _distance_frame([])}
-        instant = influgan.instant_look(references, name=look_name)  # the learned prior: a first look in < 1 s
+        yield {train_status: _progress_html("Reading the feed…", 0.0), loss_plot: _distance_frame([])}
+        # the references as read on upload, once (as the CLI and the Python API read files): the same look from the same feed
+        feed = influgan.read_feed([ref.reading for ref in refs], settings)
+        instant = influgan.instant_look(feed.images, name=look_name)  # the learned prior: a first look in < 1 s
         if instant is not None:
             yield {train_status: _progress_html("Instant look from the prior; refining it on your feed…", 0.0),
                    train_preview: _render(session, instant.apply(sample), "training")}
         history: list[tuple[int, float]] = []
         shown = time.monotonic()
-        for report in _finetune_steps(references, content, settings, instant, look_name):
+        for report in _finetune_steps(feed, content, settings, instant, look_name):
             history.append((report.step, report.losses["feed_distance"]))
             if report.result is not None:
                 break

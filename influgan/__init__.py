@@ -28,6 +28,8 @@ _TRAINING = {  # name → the module that defines it; imported (with torch) on f
     "StepReport": "finetune",
     "finetune": "finetune",
     "finetune_steps": "finetune",
+    "read_feed": "finetune",
+    "read_references": "references",  # reading finish textures: NumPy, but weights.py imports torch for now
     "instant_look": "prior",
 }
 
@@ -47,6 +49,8 @@ __all__ = [
     "load_cube",
     "load_hald",
     "load_image",
+    "read_feed",
+    "read_references",
     "save_cube",
     "save_hald",
     "save_image",

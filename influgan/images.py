@@ -169,6 +169,7 @@ class TrainingImages:
 
     images: list[Image.Image] = field(default_factory=list)
     names: list[str] = field(default_factory=list)  # file names, one per image
+    paths: list[Path] = field(default_factory=list)  # the files, one per image
     problems: list[str] = field(default_factory=list)  # one line per unusable file: "<name>: <reason>"
     left_over: int = 0  # files not read because ``limit`` usable ones were already found
 
@@ -187,6 +188,7 @@ def load_training_images(paths: Sequence[str | os.PathLike], size: int, limit: i
             loaded.problems.append(str(error))
             continue
         loaded.names.append(Path(path).name)
+        loaded.paths.append(Path(path))
     return loaded
 
 

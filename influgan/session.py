@@ -27,9 +27,11 @@ from PIL import Image
 
 from .budget import MemoryBudget, decode_cost
 from .finishing import Finish
-from .images import MAX_REFERENCES, ImageError, check_training_size, load_image, load_training_images, save_image, thumbnail
+from .finish_estimate import TEXTURE_SIDE
+from .images import MAX_REFERENCES, ImageError, check_training_size, load_image, save_image, thumbnail
 from .look import Look
 from .outputs import fit_name
+from .references import ReferenceReading, read_reference
 from .stylize import iter_stylize, share_name
 from .video import VideoError, first_frame, is_video, probe_video, render_cost, stylize_video
 
@@ -37,7 +39,7 @@ DISK_BUDGET = 1536 * 2**20  # bytes a visitor's folder may hold: 30 phone photos
 KEEP_PREVIEWS = 4  # rendered previews kept per kind: the browser may still be fetching the one before the last
 MAX_PHOTOS = 30  # photos (and clips) a visitor stylizes at a time
 MAX_CLIP_SECONDS = 180.0  # the longest clip the app takes (the CLI has no limit)
-REFERENCE_SIZE = 1024  # references are kept at this size (the fine-tune looks at 128 px thumbnails)
+REFERENCE_SIZE = 1024  # references are shown at this size (learning reads them once, on upload: references.py)
 PREVIEW_SIZE = 1024  # longer side of a photo's interactive preview; full resolution only for saving
 
 
@@ -47,10 +49,12 @@ class SessionFull(ValueError):
 
 @dataclass
 class Reference:
-    """A feed photo as kept for the session: a 1024 px JPEG and the name it was uploaded as."""
+    """A feed photo as kept for the session: what learning reads of it (read once, on upload), a 1024 px JPEG to
+    show, and the name it was uploaded as."""
 
     path: Path
     name: str
+    reading: ReferenceReading | None = field(default=None, repr=False)  # None only for a reference made by hand
     example: bool = False  # put there by "Try the example"; replaced by the visitor's own feed
 
 
@@ -203,16 +207,18 @@ class Session:
         for path in paths:
             if kept >= room:
                 break
-            with self._reserve(path, REFERENCE_SIZE, copies=1.2):
-                loaded = load_training_images([path], REFERENCE_SIZE)
-            if loaded.problems:
-                problems.extend(loaded.problems)
+            name = Path(path).name
+            try:
+                with self._reserve(path, TEXTURE_SIDE, copies=1.5):  # the one decode, at the texture reading's size
+                    reading = read_reference(path, display_size=REFERENCE_SIZE)
+            except ImageError as error:
+                problems.append(str(error))
                 continue
-            image, name = loaded.images[0], Path(path).name
+            image, reading.display = reading.display, None  # shown from disk; the session keeps only what learning reads
             self.check_room(3 * image.width * image.height // 10, name)  # a q95 JPEG: ~0.3 bytes a pixel
             stored = self.new_path(name, ".jpg")
             save_image(image, stored)
-            self.refs.append(Reference(stored, name, example=example))
+            self.refs.append(Reference(stored, name, reading, example=example))
             kept += 1
         over = len(paths) - kept - len(problems)
         if over > 0:

@@ -268,3 +268,44 @@ def test_a_learned_grain_and_vignette_show_on_the_sliders_and_stay_in_the_look_f
     grain, vignette = visitor.predict("Grainy", 100, api_name="/choose_look")[:2]  # what picking the look sets
     assert value(grain) == pytest.approx(100 * learned.grain_amount / GRAIN_SLIDER_MAX, abs=0.1)
     assert value(vignette) == pytest.approx(100 * learned.vignette_amount, abs=0.1)
+
+
+# --- one look, whichever door ------------------------------------------------------------------------------------
+def grainy_vignetted_feed(folder, count: int = 12):
+    """A feed as a creator posts it: scenes through a warm look, a vignette of 0.35 and luminance grain of RMS 0.035
+    (0..1), saved as 1080 px JPEGs at quality 85."""
+    from test_finish_estimate import scene
+
+    from influgan import Finish
+
+    look = Look(lut=Look().lut * np.array([1.0, 0.93, 0.8], dtype=np.float32), finish=Finish(vignette_amount=0.35, vignette_radius=0.5))
+    paths = []
+    for index in range(count):
+        rng = np.random.default_rng(index)
+        styled = np.asarray(look.apply(scene(index, (1080, 720)), seed=index), dtype=np.float32) / 255.0
+        styled = styled + rng.normal(0.0, 0.035, styled.shape[:2])[..., None]  # luminance grain: the same on R, G, B
+        paths.append(folder / f"post_{index:02d}.jpg")
+        Image.fromarray((np.clip(styled, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB").save(paths[-1], quality=85)
+    return paths
+
+
+def test_the_cli_the_app_and_the_python_api_learn_the_same_look(url, tmp_path):
+    """The same files, settings and seed through every door give the same look: LUT and finish (grain and
+    vignette learned by all three, not dropped by one)."""
+    import influgan
+    from test_cli import run
+
+    paths = grainy_vignetted_feed(tmp_path)
+    run("finetune", "--refs", *paths, "--out", tmp_path / "cli.look", "--steps", 10, "--seed", 3)
+    cli = Look.load(tmp_path / "cli.look")
+    python = influgan.finetune([str(p) for p in paths], settings=influgan.FinetuneSettings(steps=10, seed=3))
+    visitor = Client(url, verbose=False)
+    visitor.predict([handle_file(str(p)) for p in paths], api_name="/add_references")
+    downloads = visitor.predict("Same look", 10, 3, api_name="/finetune")[3]
+    app = Look.load(next(p for p in downloads if p.endswith(".look")))
+
+    assert cli.finish.grain_amount > 2.0 and cli.finish.vignette_amount > 0.15  # the feed's (0 before: read at 512 px)
+    for other in (python, app):
+        for key, learned in cli.finish.to_dict().items():
+            assert other.finish.to_dict()[key] == pytest.approx(learned, abs=1e-6), key
+        assert np.abs(other.lut - cli.lut).max() < 1e-4
