@@ -4,9 +4,9 @@ from PIL import Image
 
 from conftest import synthetic_photo
 from influgan import ImageError
-from influgan.finish_estimate import TEXTURE_SIDE, read_texture
-from influgan.prior import READ_SIZE
-from influgan.references import LEARN_SIZE, read_reference, read_references
+from influgan.learning.finish_estimate import TEXTURE_SIDE, read_texture
+from influgan.learning.prior import READ_SIZE
+from influgan.learning.references import LEARN_SIZE, read_reference, read_references
 
 
 def test_a_reading_holds_the_learning_size_and_the_texture_only(tmp_path):
@@ -38,3 +38,17 @@ def test_unusable_references_are_listed_and_skipped(tmp_path):
     assert len(read.problems) == 3 and "tiny.png: 16×12 px is too small" in read.problems[0] and "photo 4" in read.problems[2]
     with pytest.raises(ImageError, match="broken.jpg"):
         read_reference(broken)
+
+
+def test_reading_references_never_imports_torch(tmp_path):
+    """The app reads each reference on upload: that must not load torch into the web server."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "post.jpg"
+    synthetic_photo(5, (400, 300)).save(path)
+    code = f"import sys; from influgan.learning.references import read_reference; read_reference({str(path)!r}); print('torch' in sys.modules)"
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr

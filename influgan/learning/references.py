@@ -23,9 +23,9 @@ from typing import Sequence
 from PIL import Image
 
 from .finish_estimate import ReferenceTexture, texture_image, texture_of
-from .images import ImageError, thumbnail
+from ..images import ImageError, thumbnail
 # the prior's reading (prior.READ_SIZE, 192) and the fine-tune's 128 px colour thumbnails; a constant here, not an
-# import, so that reading references (the app does it on upload) never imports torch (tests/test_references.py)
+# import of prior.py, so that reading references (the app does it on upload) never imports torch
 LEARN_SIZE = 192
 
 
