@@ -28,12 +28,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import gradio as gr
-import pandas as pd
 from gradio.utils import get_upload_folder
 from PIL import Image
 
 import influgan
 from influgan.serving.budget import BudgetTimeout, MemoryBudget
+from influgan.serving.plot import distance_svg
 from influgan.learning.fingerprint import render_fingerprint
 from influgan.looks.finishing import grain_from_slider, slider_from_grain
 from influgan.images import MIN_REFERENCES, thumbnail
@@ -345,15 +345,6 @@ def _progress_html(text: str, done: float | None = None) -> str:
     return f'<div class="train-progress">{bar}<span>{text}</span></div>'
 
 
-def _distance_frame(history: list[tuple[int, float]]) -> pd.DataFrame:
-    """How far the look's colours are from the feed's (ΔE), step by step, smoothed over ~10 steps."""
-    rows, smooth = [], None
-    for step, distance in history:
-        smooth = distance if smooth is None else 0.8 * smooth + 0.2 * distance
-        rows.append({"step": step, "distance": round(smooth, 3)})
-    return pd.DataFrame(rows, columns=["step", "distance"]).astype({"step": int, "distance": float})  # numbers, not categories
-
-
 def _render(session: Session, image: Image.Image, kind: str) -> str:
     return str(session.save_render(image, kind))
 
@@ -369,8 +360,17 @@ def _finetune_steps(references, content, settings, start, name):
 @handler
 def train_look(name: str, steps: float, seed: float, state: Session | None):
     """Fine-tune a look on the feed, streaming progress, a live preview and the distance to the feed; then offer
-    the downloads and select the look on the Stylize tab. Cancel (``cancels=``) stops it at the next step."""
+    the downloads and select the look on the Stylize tab. Cancel (``cancels=``) stops it at the next step; the
+    last finished look's downloads stay until a new look is finished."""
     session = _session(state)
+    try:
+        yield from _learn(session, name, steps, seed)
+    except Exception:  # a failure ends the run; a cancel (GeneratorExit) is told to Cancel's handler by the flag
+        session.training = False
+        raise
+
+
+def _learn(session: Session, name: str, steps: float, seed: float):
     steps = int(_number(steps, "Training steps", 1, 5000))
     seed = int(_number(seed if seed is not None else 0, "Seed", 0, 2**31 - 1))
     refs = session.refs
@@ -381,7 +381,8 @@ def train_look(name: str, steps: float, seed: float, state: Session | None):
         look_name = _unique_look_name(session, name)
         sample = _sample_photo(session)
         settings = influgan.FinetuneSettings(steps=steps, seed=seed)
-        yield {train_status: _progress_html("Reading the feed…", 0.0), loss_plot: _distance_frame([])}
+        session.training = True  # Cancel says "cancelled" only while this is so
+        yield {train_status: _progress_html("Reading the feed…", 0.0), loss_plot: distance_svg([], steps)}
         # the references as read on upload, once (as the CLI and the Python API read files): the same look from the same feed
         feed = influgan.read_feed([ref.reading for ref in refs], settings)
         instant = influgan.instant_look(feed.images, name=look_name)  # the learned prior: a first look in < 1 s
@@ -400,26 +401,37 @@ def train_look(name: str, steps: float, seed: float, state: Session | None):
             # the bar moves at least every PROGRESS_EVERY seconds, and a cancel or a closed tab takes effect there
             update = {train_status: _progress_html(f"Step {report.step} of {report.steps} · {report.elapsed:.1f} s", report.step / report.steps)}
             if preview:
-                update.update({train_preview: _render(session, report.look().apply(sample), "training"), loss_plot: _distance_frame(history)})
+                update.update({train_preview: _render(session, report.look().apply(sample), "training"), loss_plot: distance_svg(history, steps)})
             shown = time.monotonic()
             yield update
         look = report.result
         session.looks[look.name] = look
+        session.training = False
         seconds = look.metadata.get("seconds", 0.0)
         done = f"<b>{toast(look.name)}</b> learned from {len(refs)} photos in {seconds:.1f} s. It is now selected on the Stylize tab."
         yield {
             train_status: _progress_html(done),
             train_preview: _render(session, look.apply(sample), "training"),
-            loss_plot: _distance_frame(history),
+            loss_plot: distance_svg(history, steps),
             look_downloads: [str(path) for path in session.look_files(look)],
             look_choice: gr.update(choices=_look_choices(session), value=look.name),
             session_state: session,
         }
 
 
-def cancel_training() -> str:
-    """The Cancel button: Gradio stops the running (or queued) fine-tune through ``cancels=``."""
-    return _progress_html("Cancelled; nothing was kept. Press <b>Learn this look</b> to start again.")
+def cancel_training(state: Session | None):
+    """The Cancel button: Gradio stops the running fine-tune through ``cancels=``; this says so, and says nothing
+    when none runs (the last look, its downloads and its message stay as they were)."""
+    if not isinstance(state, Session) or not state.training:
+        return gr.update()
+    state.training = False
+    return _progress_html("Cancelled; nothing new was kept. Press <b>Learn this look</b> to start again.")
+
+
+def empty_upload_box() -> None:
+    """After an upload, good or refused: the box is emptied, so no refused file lingers to be sent (and reported)
+    again with the next upload; the good ones are in the feed or the photos already."""
+    return None
 
 
 # --- stylize -----------------------------------------------------------------------------------------------
@@ -640,7 +652,41 @@ CSS = """
 .train-progress progress {width: 100%; height: 8px; border: 0; border-radius: 4px; overflow: hidden; background: var(--neutral-200); accent-color: var(--color-accent);}
 .train-progress progress::-webkit-progress-bar {background: var(--neutral-200);}
 .train-progress progress::-webkit-progress-value {background: var(--color-accent);}
+/* the distance plot (influgan/serving/plot.py): an SVG that scales whole, so no axis or digit is cut off */
+.distance-plot svg {display: block; width: 100%; height: auto;}
+.distance-plot .grid {stroke: var(--border-color-primary); stroke-width: 1;}
+.distance-plot .axis {stroke: var(--body-text-color-subdued); stroke-width: 1;}
+.distance-plot text {fill: var(--body-text-color-subdued); font-size: 14px; font-family: system-ui, sans-serif;}
+.distance-plot .plot-caption {font-size: 14px; font-weight: 600; margin: 4px 0;}
+.distance-plot .title {fill: var(--body-text-color);}
+.distance-plot .raw {fill: none; stroke: var(--color-accent); stroke-opacity: 0.3; stroke-width: 1;}
+.distance-plot .smoothed {fill: none; stroke: var(--color-accent); stroke-width: 2.5; stroke-linejoin: round;}
+.empty-note {color: var(--body-text-color-subdued); padding: 12px; border: 1px dashed var(--border-color-primary); border-radius: 8px; font-size: 14px;}
+/* empty panels say what will appear in them, under Gradio's grey icon */
+.empty.unpadded_box {flex-direction: column; gap: 10px;}
+.empty.unpadded_box::after {font-size: 14px; line-height: 1.3; text-align: center; padding: 0 16px; color: var(--body-text-color-subdued);}
+#reference-gallery .empty::after {content: "Your feed's photos appear here";}
+#palette .empty::after {content: "Your feed's palette appears here";}
+#histograms .empty::after {content: "Its tone and colour histograms appear here";}
+#train-preview .empty::after {content: "The look on one of your photos appears here as it learns";}
+#look-downloads .empty::after {content: "The look's files (.look, .cube, Hald .png) appear here once it is learned";}
+#photo-gallery .empty::after {content: "Your photos and clips appear here";}
+#comparison .empty::after {content: "Your photo before and after the look appears here";}
+#video-output .empty::after {content: "Your clip with the look plays here";}
+/* two buttons side by side: one line each, one height */
+#train-buttons button {white-space: nowrap;}
+/* touch screens: every control at least 44 px high (Apple's and Google's minimum touch target) */
+@media (pointer: coarse) {
+  button, input[type=number], .label-wrap {min-height: 44px !important;}
+  input[type=number] {font-size: 16px !important;}
+}
 """
+# the page scrolls only when what matters is not in view already (a phone: the columns are stacked)
+_SCROLL_JS = """() => { setTimeout(() => { const top = document.querySelector('%s'), end = document.querySelector('%s');
+  if (!top || !end) return; const a = top.getBoundingClientRect(), b = end.getBoundingClientRect();
+  if (a.top < 0 || b.bottom > window.innerHeight) window.scrollBy({top: a.top - 8, behavior: 'instant'}); }, 300); }"""
+SHOW_TRAINING = _SCROLL_JS % ("#train-status", "#train-preview")  # progress, distance plot and live preview
+SHOW_RESULT = _SCROLL_JS % ("#comparison", "#comparison")  # the before/after of the example's photo
 THEME = gr.themes.Soft(primary_hue="pink", secondary_hue="amber", font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])  # no web fonts: offline
 QUIET = {"show_progress": "hidden"}  # no overlays, no red "Error" pills: errors come as one toast, panels keep their state
 
@@ -674,25 +720,27 @@ with App(title="InfluGAN — learn a creator's look") as demo:
                     histogram_image = gr.Image(label="Tone and colour histograms", show_label=False, type="filepath", interactive=False,
                                                elem_id="histograms", buttons=[], container=False)
         with gr.Tab("2 · Personalize", id="personalize"):
-            with gr.Row():  # on a phone: controls, progress, then the live preview right under them
-                with gr.Column(scale=2, min_width=280):
-                    look_name = gr.Textbox(label="Name your look", value="My look", max_length=60, elem_id="look-name")
-                    with gr.Row():
-                        train_button = gr.Button("Learn this look", variant="primary", elem_id="train-button", min_width=120)
-                        cancel_button = gr.Button("Cancel", variant="stop", elem_id="cancel-button", min_width=80)
-                    train_status = gr.HTML(_progress_html("Uses the feed from the References tab, and your own photos from the Stylize tab if you uploaded some."), elem_id="train-status")
-                with gr.Column(scale=3, min_width=280):
-                    train_preview = gr.Image(label="Live preview", type="filepath", interactive=False, height=380, elem_id="train-preview")
+            # on a phone the columns stack: controls, progress, the distance plot, the live preview; then the downloads
+            # and Advanced, so that while it learns, the progress, plot and preview are in view together
             with gr.Row():
                 with gr.Column(scale=2, min_width=280):
+                    look_name = gr.Textbox(label="Name your look", value="My look", max_length=60, elem_id="look-name")
+                    with gr.Row(elem_id="train-buttons", equal_height=True):
+                        train_button = gr.Button("Learn this look", variant="primary", elem_id="train-button", scale=2, min_width=140)
+                        cancel_button = gr.Button("Cancel", variant="stop", elem_id="cancel-button", scale=1, min_width=80)
+                    train_status = gr.HTML(_progress_html("Uses the feed from the References tab, and your own photos from the Stylize tab if you uploaded some."), elem_id="train-status")
+                    loss_plot = gr.HTML(distance_svg([], DEFAULT_STEPS), label="Colour distance to the feed (ΔE, lower is closer)", elem_id="distance-plot")
+                with gr.Column(scale=3, min_width=280):
+                    train_preview = gr.Image(label="Live preview", type="filepath", interactive=False, height=380, elem_id="train-preview",
+                                             placeholder="The look on one of your photos appears here as it learns.")
+            with gr.Row():
+                with gr.Column(scale=3, min_width=280):
                     look_downloads = gr.File(label="Download the look: .look for InfluGAN; .cube (Lightroom, Premiere, Resolve, CapCut) and Hald .png (darktable, RawTherapee) carry its colour only",
-                                             file_count="multiple", interactive=False, height=120, elem_id="look-downloads")
+                                             file_count="multiple", interactive=False, elem_id="look-downloads")
+                with gr.Column(scale=2, min_width=280):
                     with gr.Accordion("Advanced", open=False):
                         steps = NumberSlider(10, 1000, value=DEFAULT_STEPS, step=10, label="Training steps", elem_id="steps")
                         seed = NumberBox(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed", elem_id="seed")
-                with gr.Column(scale=3, min_width=280):
-                    loss_plot = gr.LinePlot(x="step", y="distance", label="Colour distance to the feed (ΔE, lower is closer)", height=200,
-                                            x_title="step", y_title="ΔE", elem_id="distance-plot")
         with gr.Tab("3 · Stylize", id="stylize"):
             with gr.Row():
                 with gr.Column(scale=2, min_width=280):
@@ -708,7 +756,7 @@ with App(title="InfluGAN — learn a creator's look") as demo:
                     with gr.Row():
                         grain = NumberSlider(0, 100, value=0, step=1, label="Grain (%)", info="100 %: Tri-X pushed", elem_id="grain", min_width=120)
                         vignette = NumberSlider(-100, 100, value=0, step=1, label="Vignette (%)", info="below 0 lightens the corners", elem_id="vignette", min_width=120)
-                    with gr.Row():
+                    with gr.Row(equal_height=True):
                         export_button = gr.Button("Save full-size photos", variant="primary", elem_id="export-button", min_width=120)
                         download_look_button = gr.Button("Download this look", elem_id="download-look-button", min_width=120)
                 with gr.Column(scale=3, min_width=280):
@@ -727,17 +775,20 @@ with App(title="InfluGAN — learn a creator's look") as demo:
 
     # --- wiring ---
     reference_outputs = [reference_gallery, reference_notes, palette_image, histogram_image, reference_files, photo_gallery, comparison, clip_controls, session_state]
-    reference_files.upload(add_references, [reference_files, session_state], reference_outputs, api_name="add_references", **QUIET)
+    reference_files.upload(add_references, [reference_files, session_state], reference_outputs, api_name="add_references", **QUIET).then(
+        empty_upload_box, None, [reference_files], queue=False, api_visibility="private", **QUIET)
     clear_references_button.click(clear_references, [session_state], [reference_gallery, reference_notes, palette_image, histogram_image, session_state],
                                   api_name="clear_references", **QUIET)
 
     training_outputs = [train_status, train_preview, loss_plot, look_downloads, look_choice, session_state]
+    train_button.click(None, js=SHOW_TRAINING)  # on a phone: progress, plot and preview in view
     training = train_button.click(train_look, [look_name, steps, seed, session_state], training_outputs,
                                   api_name="finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET)
 
     preview_inputs = [look_choice, strength, grain, vignette, session_state]
     photo_files.upload(add_photos, [photo_files, *preview_inputs], [photo_gallery, comparison, photo_files, clip_controls, session_state], api_name="add_photos",
-                       concurrency_id="render", concurrency_limit=2, **QUIET)
+                       concurrency_id="render", concurrency_limit=2, **QUIET).then(
+        empty_upload_box, None, [photo_files], queue=False, api_visibility="private", **QUIET)
     photo_gallery.select(select_photo, preview_inputs, [comparison, session_state], api_name="select_photo", concurrency_id="render", **QUIET)
     clear_photos_button.click(clear_photos, [session_state], [photo_gallery, clip_controls, comparison, export_file, session_state], api_name="clear_photos", **QUIET)
     look_choice.change(choose_look, [look_choice, strength, session_state], [grain, vignette, comparison, session_state], api_name="choose_look",
@@ -755,13 +806,13 @@ with App(title="InfluGAN — learn a creator's look") as demo:
 
     example_training = example_button.click(
         load_example, [session_state], [*reference_outputs[:4], photo_gallery, comparison, clip_controls, look_name, train_status, session_state], api_name="load_example", **QUIET
-    ).then(go_to_tab, gr.State("personalize"), [tabs], api_name="show_personalize").then(
+    ).then(go_to_tab, gr.State("personalize"), [tabs], api_name="show_personalize").then(None, js=SHOW_TRAINING).then(
         train_look, [look_name, steps, seed, session_state], training_outputs, api_name="example_finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET
     )
-    example_training.success(go_to_tab, gr.State("stylize"), [tabs], api_name="show_stylize")
+    example_training.success(go_to_tab, gr.State("stylize"), [tabs], api_name="show_stylize").then(None, js=SHOW_RESULT)
     ping.tick(keep_alive, [session_state], None, queue=False, show_progress="hidden", api_visibility="private")
     # the browser cancels the fine-tune itself (cancels=); an API client cancels its own job (gradio_client: job.cancel())
-    cancel_button.click(cancel_training, None, [train_status], cancels=[training, example_training], queue=False, api_visibility="private")
+    cancel_button.click(cancel_training, [session_state], [train_status], cancels=[training, example_training], queue=False, api_visibility="private")
 
 demo.queue(max_size=16, default_concurrency_limit=2)  # a bounded queue; fine-tune 1 at a time, previews 2
 # Gradio 6: theme and css go to launch(); show_error: a value Gradio itself refuses (a word for a slider, say) is named, not "Error"

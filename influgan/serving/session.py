@@ -97,6 +97,7 @@ class Session:
     memory: MemoryBudget | None = None  # the server's memory budget, shared by all sessions
     server: "SessionStore | None" = field(default=None, repr=False)  # whose disk cap counts every visitor's folder
     closed: bool = False
+    training: bool = False  # a fine-tune of this visitor's is running (the app's Cancel says so only then)
     last_seen: float = field(default_factory=time.monotonic)  # when a request last held the session
     _counter: int = 0
     _holds: int = 0  # requests at work right now
