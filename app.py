@@ -249,7 +249,7 @@ def _look_choices(session: Session) -> list[str]:
 
 def _get_look(session: Session, name: str | None) -> influgan.Look:
     looks = _all_looks(session)
-    if not name or name not in looks:
+    if not isinstance(name, str) or name not in looks:
         raise gr.Error("Choose a look first (a built-in one, one you made, or upload a .look or .cube file).")
     return looks[name]
 
