@@ -148,36 +148,58 @@ def _box(raw, used: float) -> dict:
     return gr.update() if same else gr.update(value=used)
 
 
-class NumberSlider(gr.Slider):
-    """A slider whose value reaches the handler as sent: the handler clamps it (``_number``) and puts the clamped
-    value back in the box, where Gradio's own check would refuse it with a message the page does not clear."""
-
-    def preprocess(self, payload):
-        return payload
+def _as_sent(payload):
+    return payload
 
 
-class NumberBox(gr.Number):
-    """A number box checked by its handler (``_number``), as ``NumberSlider``."""
-
-    def preprocess(self, payload):
-        return payload
+def checked_by_handler(*components):
+    """Sliders and number boxes whose values reach their handler as sent: the handler clamps them (``_number``) and
+    puts the clamped value back in the box, where Gradio's own range check would refuse 999 with a message and
+    leave the box and the preview apart. (Set on the instances: a subclass of a Gradio component makes Gradio
+    write a .pyi file beside this one.)"""
+    for component in components:
+        component.preprocess = _as_sent
 
 
 class App(gr.Blocks):
-    """gr.Blocks whose refusals of a malformed request (a value of the wrong shape or type, sent by hand over the
-    API) are one line of plain text naming the control, never Gradio's multi-line report or a user's string as
-    markup."""
+    """gr.Blocks whose refusals of a malformed request (a value of the wrong shape or type, a file that was never
+    uploaded, sent by hand over the API) are one line of plain text naming the control, never Gradio's multi-line
+    report, a user's string as markup, or the server's folders."""
 
     async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
         try:
             return await super().preprocess_data(block_fn, inputs, state, explicit_call)
-        except gr.Error as error:
-            raise gr.Error(toast(str(error.message).splitlines()[0] if str(error.message).strip() else "This request could not be read."),
-                           print_exception=False) from None
         except Exception as error:
-            labels = ", ".join(str(getattr(block, "label", None) or type(block).__name__) for block in block_fn.inputs if not getattr(block, "stateful", False))
-            reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error).strip() else ''}".strip(": ")
-            raise gr.Error(toast(f"This request's values could not be read (expected: {labels}); {reason[:120]}"), print_exception=False) from None
+            raise gr.Error(toast(_request_error(block_fn, inputs, error)), print_exception=False) from None
+
+
+def _request_error(block_fn, inputs, error: Exception) -> str:
+    """One line for a request Gradio could not read: the controls it expects, and the reason with every path named
+    as the client gave it (a relative path is not shown resolved against the server's working directory)."""
+    text = str(error.message if isinstance(error, gr.Error) else error).strip()
+    reason = text.splitlines()[0] if text else type(error).__name__
+    for given in _sent_strings(inputs):
+        if given and not os.path.isabs(given):
+            reason = reason.replace(os.path.abspath(given), given)
+    reason = reason.replace(os.getcwd() + os.sep, "")
+    if isinstance(error, gr.Error):
+        return reason[:200]
+    labels = ", ".join(str(getattr(block, "label", None) or type(block).__name__) for block in block_fn.inputs if not getattr(block, "stateful", False))
+    return f"This request's values could not be read (expected: {labels}); {type(error).__name__}: {reason[:160]}"
+
+
+def _sent_strings(value, depth: int = 0):
+    """Every string in a request's values (file paths among them), nested lists and dicts included."""
+    if depth > 6:
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _sent_strings(item, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _sent_strings(item, depth + 1)
 
 
 # --- sessions ---------------------------------------------------------------------------------------------
@@ -429,8 +451,8 @@ def cancel_training(state: Session | None):
 
 
 def empty_upload_box() -> None:
-    """After an upload, good or refused: the box is emptied, so no refused file lingers to be sent (and reported)
-    again with the next upload; the good ones are in the feed or the photos already."""
+    """After an upload that was refused as a whole: the box is emptied, so no refused file lingers to be sent (and
+    reported) again with the next upload. (An upload that kept some files empties the box itself.)"""
     return None
 
 
@@ -739,8 +761,8 @@ with App(title="InfluGAN — learn a creator's look") as demo:
                                              file_count="multiple", interactive=False, elem_id="look-downloads")
                 with gr.Column(scale=2, min_width=280):
                     with gr.Accordion("Advanced", open=False):
-                        steps = NumberSlider(10, 1000, value=DEFAULT_STEPS, step=10, label="Training steps", elem_id="steps")
-                        seed = NumberBox(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed", elem_id="seed")
+                        steps = gr.Slider(10, 1000, value=DEFAULT_STEPS, step=10, label="Training steps", elem_id="steps")
+                        seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed", elem_id="seed")
         with gr.Tab("3 · Stylize", id="stylize"):
             with gr.Row():
                 with gr.Column(scale=2, min_width=280):
@@ -752,10 +774,10 @@ with App(title="InfluGAN — learn a creator's look") as demo:
                     look_choice = gr.Dropdown(label="Look", choices=list(builtin_looks()), value=next(iter(builtin_looks()), None), allow_custom_value=True,
                                               elem_id="look-choice")
                     look_file = gr.UploadButton("Upload a look (.look, .cube or Hald .png)", file_types=list(LOOK_FILE_SUFFIXES), size="sm", elem_id="look-file")
-                    strength = NumberSlider(0, 150, value=100, step=1, label="Style strength (%)", elem_id="strength")
+                    strength = gr.Slider(0, 150, value=100, step=1, label="Style strength (%)", elem_id="strength")
                     with gr.Row():
-                        grain = NumberSlider(0, 100, value=0, step=1, label="Grain (%)", info="100 %: Tri-X pushed", elem_id="grain", min_width=120)
-                        vignette = NumberSlider(-100, 100, value=0, step=1, label="Vignette (%)", info="below 0 lightens the corners", elem_id="vignette", min_width=120)
+                        grain = gr.Slider(0, 100, value=0, step=1, label="Grain (%)", info="100 %: Tri-X pushed", elem_id="grain", min_width=120)
+                        vignette = gr.Slider(-100, 100, value=0, step=1, label="Vignette (%)", info="below 0 lightens the corners", elem_id="vignette", min_width=120)
                     with gr.Row(equal_height=True):
                         export_button = gr.Button("Save full-size photos", variant="primary", elem_id="export-button", min_width=120)
                         download_look_button = gr.Button("Download this look", elem_id="download-look-button", min_width=120)
@@ -774,8 +796,9 @@ with App(title="InfluGAN — learn a creator's look") as demo:
                     clear_photos_button = gr.Button("Clear my photos", size="sm")
 
     # --- wiring ---
+    checked_by_handler(steps, seed, strength, grain, vignette)
     reference_outputs = [reference_gallery, reference_notes, palette_image, histogram_image, reference_files, photo_gallery, comparison, clip_controls, session_state]
-    reference_files.upload(add_references, [reference_files, session_state], reference_outputs, api_name="add_references", **QUIET).then(
+    reference_files.upload(add_references, [reference_files, session_state], reference_outputs, api_name="add_references", **QUIET).failure(  # a refused upload: its files leave the box (a success empties it itself)
         empty_upload_box, None, [reference_files], queue=False, api_visibility="private", **QUIET)
     clear_references_button.click(clear_references, [session_state], [reference_gallery, reference_notes, palette_image, histogram_image, session_state],
                                   api_name="clear_references", **QUIET)
@@ -787,7 +810,7 @@ with App(title="InfluGAN — learn a creator's look") as demo:
 
     preview_inputs = [look_choice, strength, grain, vignette, session_state]
     photo_files.upload(add_photos, [photo_files, *preview_inputs], [photo_gallery, comparison, photo_files, clip_controls, session_state], api_name="add_photos",
-                       concurrency_id="render", concurrency_limit=2, **QUIET).then(
+                       concurrency_id="render", concurrency_limit=2, **QUIET).failure(  # a refused upload: its files leave the box (a success empties it itself)
         empty_upload_box, None, [photo_files], queue=False, api_visibility="private", **QUIET)
     photo_gallery.select(select_photo, preview_inputs, [comparison, session_state], api_name="select_photo", concurrency_id="render", **QUIET)
     clear_photos_button.click(clear_photos, [session_state], [photo_gallery, clip_controls, comparison, export_file, session_state], api_name="clear_photos", **QUIET)

@@ -222,6 +222,15 @@ def test_a_malformed_call_gets_one_readable_line(url, api_name, data, named):
     assert named in message and "\n" not in message and "Original error" not in message and "<img" not in message and len(message) < 400
 
 
+@pytest.mark.parametrize("given", ["secret.jpg", "weights/looks/golden_hour.look", "../../etc/passwd"])
+def test_a_relative_path_is_named_as_given_not_resolved_on_the_server(url, given):
+    import os
+
+    text = call_raw(url, "add_references", '[[{"path": "%s", "meta": {"_type": "gradio.FileData"}}], null]' % given)
+    message = json.loads(text.split("data: ", 1)[1])["error"]
+    assert given in message and os.getcwd() not in message and "\n" not in message
+
+
 def test_monitoring_is_off(url):
     for path in ("monitoring/summary", "gradio_api/monitoring/summary"):
         response = httpx.get(f"{url}{path}", timeout=10)
