@@ -757,7 +757,7 @@ with App(title="InfluGAN — learn a creator's look") as demo:
                                              placeholder="The look on one of your photos appears here as it learns.")
             with gr.Row():
                 with gr.Column(scale=3, min_width=280):
-                    look_downloads = gr.File(label="Download the look: .look for InfluGAN; .cube (Lightroom, Premiere, Resolve, CapCut) and Hald .png (darktable, RawTherapee) carry its colour only",
+                    look_downloads = gr.File(label="Download the look: .look (all of it), .cube and Hald .png (its colour, for Lightroom, Resolve, darktable…)",
                                              file_count="multiple", interactive=False, elem_id="look-downloads")
                 with gr.Column(scale=2, min_width=280):
                     with gr.Accordion("Advanced", open=False):
