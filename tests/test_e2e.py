@@ -411,6 +411,8 @@ def test_controls_are_touch_sized_and_empty_panels_say_what_appears(url, browser
         for selector, words in panels.items():
             said = page.evaluate(f"getComputedStyle(document.querySelector('{selector} .empty'), '::after').content")
             assert words in said, f"the empty {selector} says nothing of what appears there on the {name}"
+        if tab == "3 · Stylize":  # what a negative vignette does, where the slider is
+            assert "lightens the corners" in page.locator("#vignette").inner_text()
         if name == "phone":
             small = page.evaluate("""() => [...document.querySelectorAll('.gradio-container button, .gradio-container input[type=number]')]
                 .filter(e => !e.closest('footer')).map(e => [e.innerText || e.id || e.className, e.getBoundingClientRect().height])
