@@ -206,7 +206,7 @@ def _sent_strings(value, depth: int = 0):
 @lru_cache(maxsize=1)
 def sessions() -> SessionStore:
     """This process's sessions, in its own folder (folders of dead processes are removed on first use)."""
-    return SessionStore(process_root(SESSIONS_ROOT), idle=SESSION_IDLE, memory=MEMORY, disk_budget=SERVER_DISK, **VISITOR_DISK)
+    return SessionStore(process_root(SESSIONS_ROOT), idle=SESSION_IDLE, memory=MEMORY, total_disk=SERVER_DISK, **VISITOR_DISK)
 
 
 def sessions_root() -> Path:
@@ -753,8 +753,7 @@ with App(title="InfluGAN — learn a creator's look") as demo:
                     train_status = gr.HTML(_progress_html("Uses the feed from the References tab, and your own photos from the Stylize tab if you uploaded some."), elem_id="train-status")
                     loss_plot = gr.HTML(distance_svg([], DEFAULT_STEPS), label="Colour distance to the feed (ΔE, lower is closer)", elem_id="distance-plot")
                 with gr.Column(scale=3, min_width=280):
-                    train_preview = gr.Image(label="Live preview", type="filepath", interactive=False, height=380, elem_id="train-preview",
-                                             placeholder="The look on one of your photos appears here as it learns.")
+                    train_preview = gr.Image(label="Live preview", type="filepath", interactive=False, height=380, elem_id="train-preview")
             with gr.Row():
                 with gr.Column(scale=3, min_width=280):
                     look_downloads = gr.File(label="Download the look: .look (all of it), .cube and Hald .png (its colour, for Lightroom, Resolve, darktable…)",

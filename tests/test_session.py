@@ -83,7 +83,7 @@ def test_a_clip_is_refused_before_rendering_when_its_output_would_pass_the_budge
 
 def test_the_server_caps_the_disk_of_all_visitors_together(tmp_path):
     """A new session hash is a new visitor: many of them still share one cap."""
-    store = SessionStore(tmp_path, idle=60, disk_budget=1000)
+    store = SessionStore(tmp_path, idle=60, total_disk=1000, disk_budget=900)
     first, second = store.create(), store.create()
     first.new_path("a.bin").write_bytes(b"x" * 700)
     second.check_room(300, "b.jpg")

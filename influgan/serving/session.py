@@ -430,20 +430,20 @@ class SessionStore:
     request — never while one of its requests is still running.
     """
 
-    def __init__(self, root: Path, idle: float, disk_budget: int = SERVER_DISK_BUDGET, **settings):
+    def __init__(self, root: Path, idle: float, total_disk: int = SERVER_DISK_BUDGET, **settings):
         self.root = Path(root)
         self.idle = idle
-        self.settings = settings  # passed to each Session (e.g. disk_budget)
-        self.disk_budget = disk_budget
+        self.settings = settings  # passed to each Session (e.g. disk_budget, a visitor's)
+        self.total_disk = total_disk  # bytes all its sessions' folders may hold together
         self._sessions: set[Session] = set()
         self._lock = threading.Lock()
 
     def check_room(self, incoming: int, what: str) -> None:
         """Raise SessionFull unless ``incoming`` more bytes fit within the cap on all visitors' folders together."""
         used = _folder_bytes(self.root)
-        if used + incoming > self.disk_budget:
+        if used + incoming > self.total_disk:
             raise SessionFull(f"{what}: the server is holding all the files it can for its visitors "
-                              f"({self.disk_budget / 2**20:.0f} MB) — try again in a few minutes")
+                              f"({self.total_disk / 2**20:.0f} MB) — try again in a few minutes")
 
     def create(self) -> Session:
         session = Session.create(self.root, server=self, **self.settings)
