@@ -38,6 +38,7 @@ from influgan.learning.fingerprint import render_fingerprint
 from influgan.looks.finishing import grain_from_slider, slider_from_grain
 from influgan.images import MIN_REFERENCES, thumbnail
 from influgan.looks.look import LOOK_FILE_SUFFIXES
+from influgan.masks import APPLY_TO, SubjectMasks, subject_masks
 from influgan.media.outputs import OutputError
 from influgan.serving.session import MAX_CLIP_SECONDS, Session, SessionClosed, SessionFull, SessionStore, clean_text, process_root, sweep_files
 from influgan.media.video import VideoCancelled, VideoError
@@ -457,9 +458,11 @@ def empty_upload_box() -> None:
 
 
 # --- stylize -----------------------------------------------------------------------------------------------
-def _preview_view(session: Session, look_name: str | None, strength: float, grain: float, vignette: float) -> dict:
+def _preview_view(session: Session, look_name: str | None, strength: float, grain: float, vignette: float,
+                  protect_skin: float = 0, apply_to: str = "whole") -> dict:
     """The before/after pair of the current photo at preview size."""
     strength = _number(strength, "Strength", 0, 150)
+    protect, apply_to = _subject_controls(protect_skin, apply_to)
     photo = session.current_photo()
     if photo is None:
         return {comparison: None}
@@ -467,9 +470,39 @@ def _preview_view(session: Session, look_name: str | None, strength: float, grai
         return {comparison: (str(photo.preview), str(photo.preview))}
     look = _get_look(session, look_name)
     finish = _finish_for(look, grain, vignette)
+    masks = _preview_masks(str(photo.preview)) if protect or apply_to != "whole" else None
     with Image.open(photo.preview) as before:
-        after = look.apply(before, strength=strength / 100.0, finish=finish)
+        after = look.apply(before, strength=strength / 100.0, finish=finish, protect_skin=protect, apply_to=apply_to, masks=masks)
     return {comparison: (str(photo.preview), _render(session, after, "preview"))}
+
+
+# --- subject-aware looks (issue 32): Protect skin and Apply to -------------------------------------------------
+def _subject_controls(protect_skin, apply_to) -> tuple[float, str]:
+    """The Protect skin slider (0–100 %) as 0..1 and the Apply to choice, checked (one line each when wrong)."""
+    protect = _number(protect_skin, "Protect skin", 0, 100) / 100.0
+    if apply_to not in APPLY_TO:
+        raise gr.Error(toast(f"Apply to must be one of {', '.join(APPLY_TO)}, got {str(apply_to)[:40]!r}"))
+    return protect, apply_to
+
+
+@handler
+def choose_apply_to(look_name: str, strength: float, grain: float, vignette: float, state: Session | None,
+                    protect_skin: float = 0, apply_to: str = "whole"):
+    """Apply to changed: re-render, and say in one line when the photo has no person (it all gets the look)."""
+    session = _session(state)
+    with session.hold():
+        updates = {**_preview_view(session, look_name, strength, grain, vignette, protect_skin, apply_to), session_state: session}
+        photo = session.current_photo()
+        note = _preview_masks(str(photo.preview)).note(apply_to) if photo is not None and apply_to != "whole" else None
+    if note:
+        gr.Info(toast(f"{photo.name}: {note}."))
+    return updates
+
+
+@lru_cache(maxsize=8)  # a preview's masks, kept per photo: moving a slider re-blends, never re-segments (~4 MB each)
+def _preview_masks(preview_path: str) -> SubjectMasks:
+    with Image.open(preview_path) as preview:
+        return subject_masks(preview.convert("RGB"))
 
 
 def _photos_view(session: Session) -> dict:
@@ -481,12 +514,14 @@ def _photos_view(session: Session) -> dict:
 
 
 @handler
-def add_photos(files: list[str] | None, look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
+def add_photos(files: list[str] | None, look_name: str, strength: float, grain: float, vignette: float, state: Session | None,
+               protect_skin: float = 0, apply_to: str = "whole"):
     """Add the visitor's own photos; bad files are reported and skipped. Shows the first new one."""
     session = _session(state)
     with session.hold():
         problems = session.add_photos(list(files or []))
-        updates = {**_photos_view(session), **_preview_view(session, look_name, strength, grain, vignette), photo_files: None, session_state: session}
+        updates = {**_photos_view(session), **_preview_view(session, look_name, strength, grain, vignette, protect_skin, apply_to),
+                   photo_files: None, session_state: session}
     if files and not session.photos:
         raise gr.Error(toast("None of these files is a photo InfluGAN can read: " + "; ".join(problems)))
     if problems:
@@ -495,13 +530,14 @@ def add_photos(files: list[str] | None, look_name: str, strength: float, grain: 
 
 
 @handler
-def select_photo(look_name: str, strength: float, grain: float, vignette: float, state: Session | None, selection: gr.SelectData):
+def select_photo(look_name: str, strength: float, grain: float, vignette: float, state: Session | None,
+                 protect_skin: float = 0, apply_to: str = "whole", selection: gr.SelectData = None):
     """Show the photo clicked in the gallery."""
     session = _session(state)
     with session.hold():
         if selection is not None and 0 <= selection.index < len(session.photos):
             session.current = selection.index
-        return {**_preview_view(session, look_name, strength, grain, vignette), session_state: session}
+        return {**_preview_view(session, look_name, strength, grain, vignette, protect_skin, apply_to), session_state: session}
 
 
 @handler
@@ -546,27 +582,30 @@ def upload_look(file: str | None, state: Session | None):
 
 
 @handler
-def render_preview(look_name: str, strength_value: float, grain_value: float, vignette_value: float, state: Session | None):
+def render_preview(look_name: str, strength_value: float, grain_value: float, vignette_value: float, state: Session | None,
+                   protect_skin: float = 0, apply_to: str = "whole"):
     """Before/after of the current photo at preview size (fast: called on every slider move); a number typed out
     of a slider's range is clamped, in the box too, so the preview always shows what the boxes say."""
     session = _session(state)
     raw = strength_value, grain_value, vignette_value
     used = _number(strength_value, "Strength", 0, 150), _number(grain_value, "Grain", 0, 100), _number(vignette_value, "Vignette", -100, 100)
     with session.hold():
-        return {**_preview_view(session, look_name, *used), **{box: _box(sent, value) for box, sent, value in zip((strength, grain, vignette), raw, used)},
-                session_state: session}
+        return {**_preview_view(session, look_name, *used, protect_skin, apply_to),
+                **{box: _box(sent, value) for box, sent, value in zip((strength, grain, vignette), raw, used)}, session_state: session}
 
 
 @handler
-def export_photos(look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
+def export_photos(look_name: str, strength: float, grain: float, vignette: float, state: Session | None,
+                  protect_skin: float = 0, apply_to: str = "whole"):
     """Stylize every photo at full resolution: one file, or a zip for many."""
     session = _session(state)
     strength = _number(strength, "Strength", 0, 150)
+    protect, apply_to = _subject_controls(protect_skin, apply_to)
     with session.hold():
         if not any(not photo.clip for photo in session.photos):
             raise gr.Error("Upload a photo first (a clip is rendered with Render video).")
         look = _get_look(session, look_name)
-        result, problems = session.save_full_size(look, strength / 100.0, _finish_for(look, grain, vignette))
+        result, problems = session.save_full_size(look, strength / 100.0, _finish_for(look, grain, vignette), protect, apply_to)
     if result is None:
         raise gr.Error(toast("None of your photos could be saved: " + "; ".join(problems)))
     if problems:
@@ -575,11 +614,13 @@ def export_photos(look_name: str, strength: float, grain: float, vignette: float
 
 
 @handler
-def render_video(look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
+def render_video(look_name: str, strength: float, grain: float, vignette: float, state: Session | None,
+                 protect_skin: float = 0, apply_to: str = "whole"):
     """Put the look on the clip shown (else the newest clip): progress while frames are encoded, then a player
     and a download. Cancel (``cancels=``) stops it; nothing half-written is left."""
     session = _session(state)
     strength = _number(strength, "Strength", 0, 150)
+    protect, apply_to = _subject_controls(protect_skin, apply_to)
     with session.hold():
         current = session.current_photo()
         clips = [photo for photo in session.photos if photo.clip]
@@ -593,7 +634,8 @@ def render_video(look_name: str, strength: float, grain: float, vignette: float,
 
         def work() -> None:
             try:
-                outcome["path"] = session.render_clip(clip, look, strength / 100.0, finish, lambda done, total: frames.put((done, total)), cancel)
+                outcome["path"] = session.render_clip(clip, look, strength / 100.0, finish, lambda done, total: frames.put((done, total)), cancel,
+                                                      protect_skin=protect, apply_to=apply_to)
             except BaseException as error:  # handed to this generator below
                 outcome["error"] = error
             finally:
@@ -625,9 +667,11 @@ def cancel_render() -> str:
 
 
 @handler
-def download_look(look_name: str, strength_value: float, grain_value: float, vignette_value: float, state: Session | None):
+def download_look(look_name: str, strength_value: float, grain_value: float, vignette_value: float, state: Session | None,
+                  protect_skin: float = 0, apply_to: str = "whole"):
     """The chosen look as set on the Stylize tab: a .look with the strength, grain and vignette baked in, and its
-    colour at that strength as a .cube LUT and a Hald CLUT; each file's name says what it carries."""
+    colour at that strength as a .cube LUT and a Hald CLUT; each file's name says what it carries. (Protect skin and
+    Apply to work on each photo's subject: a look file cannot carry them.)"""
     session = _session(state)
     strength_used = _number(strength_value, "Strength", 0, 150)
     with session.hold():
@@ -777,6 +821,10 @@ with App(title="InfluGAN — learn a creator's look") as demo:
                     with gr.Row():
                         grain = gr.Slider(0, 100, value=0, step=1, label="Grain (%)", info="100 %: Tri-X pushed", elem_id="grain", min_width=120)
                         vignette = gr.Slider(-100, 100, value=0, step=1, label="Vignette (%)", info="below 0 lightens the corners", elem_id="vignette", min_width=120)
+                    with gr.Row():  # subject-aware looks (issue 32)
+                        protect_skin = gr.Slider(0, 100, value=0, step=1, label="Protect skin (%)", elem_id="protect_skin", min_width=120)
+                        apply_to = gr.Radio([("Whole photo", "whole"), ("Subject", "subject"), ("Background", "background")], value="whole",
+                                            label="Apply to", elem_id="apply-to", min_width=120)
                     with gr.Row(equal_height=True):
                         export_button = gr.Button("Save full-size photos", variant="primary", elem_id="export-button", min_width=120)
                         download_look_button = gr.Button("Download this look", elem_id="download-look-button", min_width=120)
@@ -807,7 +855,7 @@ with App(title="InfluGAN — learn a creator's look") as demo:
     training = train_button.click(train_look, [look_name, steps, seed, session_state], training_outputs,
                                   api_name="finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET)
 
-    preview_inputs = [look_choice, strength, grain, vignette, session_state]
+    preview_inputs = [look_choice, strength, grain, vignette, session_state, protect_skin, apply_to]
     photo_files.upload(add_photos, [photo_files, *preview_inputs], [photo_gallery, comparison, photo_files, clip_controls, session_state], api_name="add_photos",
                        concurrency_id="render", concurrency_limit=2, **QUIET).failure(  # a refused upload: its files leave the box (a success empties it itself)
         empty_upload_box, None, [photo_files], queue=False, api_visibility="private", **QUIET)
@@ -816,9 +864,10 @@ with App(title="InfluGAN — learn a creator's look") as demo:
     look_choice.change(choose_look, [look_choice, strength, session_state], [grain, vignette, comparison, session_state], api_name="choose_look",
                        concurrency_id="render", **QUIET)
     look_file.upload(upload_look, [look_file, session_state], [look_choice, session_state], api_name="upload_look", **QUIET)
-    for slider in (strength, grain, vignette):
+    for slider in (strength, grain, vignette, protect_skin):
         slider.input(render_preview, preview_inputs, [comparison, strength, grain, vignette, session_state], api_name=f"preview_{slider.elem_id}", trigger_mode="always_last",
                      concurrency_id="render", **QUIET)
+    apply_to.input(choose_apply_to, preview_inputs, [comparison, session_state], api_name="preview_apply_to", concurrency_id="render", **QUIET)
     export_button.click(export_photos, preview_inputs, [export_file, session_state], api_name="download", concurrency_limit=1, concurrency_id="export",
                         show_progress_on=[export_file])
     rendering = render_button.click(render_video, preview_inputs, [video_status, video_output, session_state], api_name="render_video",

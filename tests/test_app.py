@@ -192,7 +192,7 @@ def call_raw(url: str, api_name: str, data_json: str) -> str:
 
 @pytest.mark.parametrize("strength, named", [("NaN", "0..150"), ("Infinity", "inf"), ("1e309", "inf"), ('"lots"', "lots"), ("[1]", "[1]")])
 def test_a_bad_slider_value_is_named(url, client, strength, named):
-    text = call_raw(url, "preview_strength", f'["Golden hour", {strength}, 0, 0, null]')
+    text = call_raw(url, "preview_strength", f'["Golden hour", {strength}, 0, 0, null, 0, "whole"]')  # raw: every input
     assert "event: error" in text
     message = json.loads(text.split("data: ", 1)[1])["error"]
     assert message.startswith("Strength must be a number within 0..150") and named in message and "\n" not in message
@@ -393,3 +393,25 @@ def test_the_cli_the_app_and_the_python_api_learn_the_same_look(url, tmp_path):
         for key, learned in cli.finish.to_dict().items():
             assert other.finish.to_dict()[key] == pytest.approx(learned, abs=1e-6), key
         assert np.abs(other.lut - cli.lut).max() < 1e-4
+
+
+# --- subject-aware looks (issue 32): Protect skin and Apply to on the Stylize tab -------------------------------------
+def test_protect_skin_and_apply_to_in_the_preview_and_the_full_size_photo(url):
+    visitor = Client(url, verbose=False)
+    astronaut = Image.open("examples/content/astronaut.jpg").convert("RGB")
+    visitor.predict([handle_file("examples/content/astronaut.jpg")], "Teal & orange", 150, 0, 0, api_name="/add_photos")
+    (before, styled), *_ = visitor.predict("Teal & orange", 150, 0, 0, 0, "whole", api_name="/preview_protect_skin")
+    (_, kept), *_ = visitor.predict("Teal & orange", 150, 0, 0, 100, "whole", api_name="/preview_protect_skin")
+    _, background = visitor.predict("Teal & orange", 150, 0, 0, 0, "background", api_name="/preview_apply_to")
+    original, styled, kept, background = (np.asarray(Image.open(p).convert("RGB"), np.int16) for p in (before, styled, kept, background))
+    cheek, wall = (slice(100, 130), slice(180, 200)), (slice(20, 80), slice(330, 400))
+    assert np.abs(kept[cheek] - original[cheek]).mean() < 4 < np.abs(styled[cheek] - original[cheek]).mean() / 2
+    assert np.abs(kept[wall] - styled[wall]).mean() < 3  # (JPEG previews)
+    assert np.abs(background[cheek] - original[cheek]).mean() < 4 and np.abs(background[wall] - styled[wall]).mean() < 3
+    full = np.asarray(Image.open(value(visitor.predict("Teal & orange", 150, 0, 0, 100, "subject", api_name="/download"))).convert("RGB"), np.int16)
+    assert full.shape == (512, 512, 3)
+    assert np.abs(full[wall] - np.asarray(astronaut, np.int16)[wall]).mean() < 3  # subject only: the wall is as it was
+    with pytest.raises(AppError, match="not in the list of choices"):  # Gradio checks the choice itself
+        visitor.predict("Teal & orange", 150, 0, 0, 0, "face", api_name="/preview_apply_to")
+    text = call_raw(url, "preview_protect_skin", '["Teal & orange", 150, 0, 0, null, NaN, "whole"]')  # past Gradio's check
+    assert "event: error" in text and "Protect skin must be a number within 0..100" in text
