@@ -149,19 +149,6 @@ def _box(raw, used: float) -> dict:
     return gr.update() if same else gr.update(value=used)
 
 
-def _as_sent(payload):
-    return payload
-
-
-def checked_by_handler(*components):
-    """Sliders and number boxes whose values reach their handler as sent: the handler clamps them (``_number``) and
-    puts the clamped value back in the box, where Gradio's own range check would refuse 999 with a message and
-    leave the box and the preview apart. (Set on the instances: a subclass of a Gradio component makes Gradio
-    write a .pyi file beside this one.)"""
-    for component in components:
-        component.preprocess = _as_sent
-
-
 class App(gr.Blocks):
     """gr.Blocks whose refusals of a malformed request (a value of the wrong shape or type, a file that was never
     uploaded, sent by hand over the API) are one line of plain text naming the control, never Gradio's multi-line
@@ -843,7 +830,6 @@ with App(title="InfluGAN — learn a creator's look") as demo:
                     clear_photos_button = gr.Button("Clear my photos", size="sm")
 
     # --- wiring ---
-    checked_by_handler(steps, seed, strength, grain, vignette)
     reference_outputs = [reference_gallery, reference_notes, palette_image, histogram_image, reference_files, photo_gallery, comparison, clip_controls, session_state]
     reference_files.upload(add_references, [reference_files, session_state], reference_outputs, api_name="add_references", **QUIET).failure(  # a refused upload: its files leave the box (a success empties it itself)
         empty_upload_box, None, [reference_files], queue=False, api_visibility="private", **QUIET)
@@ -852,7 +838,7 @@ with App(title="InfluGAN — learn a creator's look") as demo:
 
     training_outputs = [train_status, train_preview, loss_plot, look_downloads, look_choice, session_state]
     train_button.click(None, js=SHOW_TRAINING)  # on a phone: progress, plot and preview in view
-    training = train_button.click(train_look, [look_name, steps, seed, session_state], training_outputs,
+    training = train_button.click(train_look, [look_name, steps, seed, session_state], training_outputs, preprocess=False,  # numbers checked by train_look
                                   api_name="finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET)
 
     preview_inputs = [look_choice, strength, grain, vignette, session_state, protect_skin, apply_to]
@@ -865,8 +851,10 @@ with App(title="InfluGAN — learn a creator's look") as demo:
                        concurrency_id="render", **QUIET)
     look_file.upload(upload_look, [look_file, session_state], [look_choice, session_state], api_name="upload_look", **QUIET)
     for slider in (strength, grain, vignette, protect_skin):
+        # preprocess=False: the numbers reach render_preview as sent, which clamps them and puts the clamped value back
+        # in its box (Gradio's own check would refuse 999 and leave the box and the preview apart)
         slider.input(render_preview, preview_inputs, [comparison, strength, grain, vignette, session_state], api_name=f"preview_{slider.elem_id}", trigger_mode="always_last",
-                     concurrency_id="render", **QUIET)
+                     concurrency_id="render", preprocess=False, **QUIET)
     apply_to.input(choose_apply_to, preview_inputs, [comparison, session_state], api_name="preview_apply_to", concurrency_id="render", **QUIET)
     export_button.click(export_photos, preview_inputs, [export_file, session_state], api_name="download", concurrency_limit=1, concurrency_id="export",
                         show_progress_on=[export_file])
@@ -878,7 +866,8 @@ with App(title="InfluGAN — learn a creator's look") as demo:
     example_training = example_button.click(
         load_example, [session_state], [*reference_outputs[:4], photo_gallery, comparison, clip_controls, look_name, train_status, session_state], api_name="load_example", **QUIET
     ).then(go_to_tab, gr.State("personalize"), [tabs], api_name="show_personalize").then(None, js=SHOW_TRAINING).then(
-        train_look, [look_name, steps, seed, session_state], training_outputs, api_name="example_finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET
+        train_look, [look_name, steps, seed, session_state], training_outputs, api_name="example_finetune", concurrency_limit=1, concurrency_id="finetune",
+        preprocess=False, **QUIET
     )
     example_training.success(go_to_tab, gr.State("stylize"), [tabs], api_name="show_stylize").then(None, js=SHOW_RESULT)
     ping.tick(keep_alive, [session_state], None, queue=False, show_progress="hidden", api_visibility="private")
