@@ -265,3 +265,17 @@ def test_bad_brushwork_in_a_look_file_is_a_one_line_look_error(brushwork, messag
     with pytest.raises(LookError, match=message) as error:
         Look.from_bytes(data, "x.look")
     assert "\n" not in str(error.value) and str(error.value).startswith("x.look")
+
+
+def test_brushwork_with_apply_to_background_leaves_the_person_as_shot():
+    """The subject blend takes the original photo where it protects, not the painted one."""
+    from pathlib import Path
+
+    photo = Image.open(Path(__file__).resolve().parent.parent / "examples" / "content" / "astronaut.jpg").convert("RGB")
+    look = Look(brushwork=Brushwork("cartoon"))
+    painted = np.asarray(look.apply(photo), dtype=np.int16)
+    background = np.asarray(look.apply(photo, apply_to="background"), dtype=np.int16)
+    original = np.asarray(photo, dtype=np.int16)
+    cheek, wall = (slice(100, 130), slice(180, 200)), (slice(20, 80), slice(330, 400))
+    assert np.abs(background[cheek] - original[cheek]).mean() < 4 < np.abs(painted[cheek] - original[cheek]).mean()
+    assert np.abs(background[wall] - painted[wall]).mean() < 2
