@@ -446,10 +446,11 @@ def empty_upload_box() -> None:
 
 # --- stylize -----------------------------------------------------------------------------------------------
 def _preview_view(session: Session, look_name: str | None, strength: float, grain: float, vignette: float,
-                  protect_skin: float = 0, apply_to: str = "whole") -> dict:
+                  protect_skin: float = 0, apply_to: str = "whole", brushwork_amount: float = 100) -> dict:
     """The before/after pair of the current photo at preview size."""
     strength = _number(strength, "Strength", 0, 150)
     protect, apply_to = _subject_controls(protect_skin, apply_to)
+    brushwork_amount = _number(brushwork_amount, "Brushwork", 0, 150)
     photo = session.current_photo()
     if photo is None:
         return {comparison: None}
@@ -459,7 +460,8 @@ def _preview_view(session: Session, look_name: str | None, strength: float, grai
     finish = _finish_for(look, grain, vignette)
     masks = _preview_masks(str(photo.preview)) if protect or apply_to != "whole" else None
     with Image.open(photo.preview) as before:
-        after = look.apply(before, strength=strength / 100.0, finish=finish, protect_skin=protect, apply_to=apply_to, masks=masks)
+        after = look.apply(before, strength=strength / 100.0, finish=finish, protect_skin=protect, apply_to=apply_to, masks=masks,
+                           brushwork=brushwork_amount / 100.0)
     return {comparison: (str(photo.preview), _render(session, after, "preview"))}
 
 
@@ -474,11 +476,12 @@ def _subject_controls(protect_skin, apply_to) -> tuple[float, str]:
 
 @handler
 def choose_apply_to(look_name: str, strength: float, grain: float, vignette: float, state: Session | None,
-                    protect_skin: float = 0, apply_to: str = "whole"):
+                    protect_skin: float = 0, apply_to: str = "whole", brushwork_amount: float = 100):
     """Apply to changed: re-render, and say in one line when the photo has no person (it all gets the look)."""
     session = _session(state)
     with session.hold():
-        updates = {**_preview_view(session, look_name, strength, grain, vignette, protect_skin, apply_to), session_state: session}
+        updates = {**_preview_view(session, look_name, strength, grain, vignette, protect_skin, apply_to, brushwork_amount),
+                   session_state: session}
         photo = session.current_photo()
         note = _preview_masks(str(photo.preview)).note(apply_to) if photo is not None and apply_to != "whole" else None
     if note:
@@ -502,12 +505,12 @@ def _photos_view(session: Session) -> dict:
 
 @handler
 def add_photos(files: list[str] | None, look_name: str, strength: float, grain: float, vignette: float, state: Session | None,
-               protect_skin: float = 0, apply_to: str = "whole"):
+               protect_skin: float = 0, apply_to: str = "whole", brushwork_amount: float = 100):
     """Add the visitor's own photos; bad files are reported and skipped. Shows the first new one."""
     session = _session(state)
     with session.hold():
         problems = session.add_photos(list(files or []))
-        updates = {**_photos_view(session), **_preview_view(session, look_name, strength, grain, vignette, protect_skin, apply_to),
+        updates = {**_photos_view(session), **_preview_view(session, look_name, strength, grain, vignette, protect_skin, apply_to, brushwork_amount),
                    photo_files: None, session_state: session}
     if files and not session.photos:
         raise gr.Error(toast("None of these files is a photo InfluGAN can read: " + "; ".join(problems)))
@@ -518,13 +521,13 @@ def add_photos(files: list[str] | None, look_name: str, strength: float, grain: 
 
 @handler
 def select_photo(look_name: str, strength: float, grain: float, vignette: float, state: Session | None,
-                 protect_skin: float = 0, apply_to: str = "whole", selection: gr.SelectData = None):
+                 protect_skin: float = 0, apply_to: str = "whole", brushwork_amount: float = 100, selection: gr.SelectData = None):
     """Show the photo clicked in the gallery."""
     session = _session(state)
     with session.hold():
         if selection is not None and 0 <= selection.index < len(session.photos):
             session.current = selection.index
-        return {**_preview_view(session, look_name, strength, grain, vignette, protect_skin, apply_to), session_state: session}
+        return {**_preview_view(session, look_name, strength, grain, vignette, protect_skin, apply_to, brushwork_amount), session_state: session}
 
 
 @handler
@@ -537,14 +540,14 @@ def clear_photos(state: Session | None):
 
 
 @handler
-def choose_look(look_name: str, strength: float, state: Session | None):
+def choose_look(look_name: str, strength: float, state: Session | None, brushwork_amount: float = 100):
     """A look was picked: set the grain and vignette sliders to its own finishing and re-render."""
     session = _session(state)
     with session.hold():
         if not look_name:
             return {session_state: session}
         grain_value, vignette_value = _slider_values(_get_look(session, look_name))
-        return {grain: grain_value, vignette: vignette_value, **_preview_view(session, look_name, strength, grain_value, vignette_value), session_state: session}
+        return {grain: grain_value, vignette: vignette_value, **_preview_view(session, look_name, strength, grain_value, vignette_value, brushwork_amount=brushwork_amount), session_state: session}
 
 
 @handler
@@ -570,29 +573,32 @@ def upload_look(file: str | None, state: Session | None):
 
 @handler
 def render_preview(look_name: str, strength_value: float, grain_value: float, vignette_value: float, state: Session | None,
-                   protect_skin: float = 0, apply_to: str = "whole"):
+                   protect_skin: float = 0, apply_to: str = "whole", brushwork_amount: float = 100):
     """Before/after of the current photo at preview size (fast: called on every slider move); a number typed out
     of a slider's range is clamped, in the box too, so the preview always shows what the boxes say."""
     session = _session(state)
-    raw = strength_value, grain_value, vignette_value
-    used = _number(strength_value, "Strength", 0, 150), _number(grain_value, "Grain", 0, 100), _number(vignette_value, "Vignette", -100, 100)
+    raw = strength_value, grain_value, vignette_value, brushwork_amount
+    used = (_number(strength_value, "Strength", 0, 150), _number(grain_value, "Grain", 0, 100), _number(vignette_value, "Vignette", -100, 100),
+            _number(brushwork_amount, "Brushwork", 0, 150))
     with session.hold():
-        return {**_preview_view(session, look_name, *used, protect_skin, apply_to),
-                **{box: _box(sent, value) for box, sent, value in zip((strength, grain, vignette), raw, used)}, session_state: session}
+        return {**_preview_view(session, look_name, *used[:3], protect_skin, apply_to, used[3]),
+                **{box: _box(sent, value) for box, sent, value in zip((strength, grain, vignette, brushwork), raw, used)}, session_state: session}
 
 
 @handler
 def export_photos(look_name: str, strength: float, grain: float, vignette: float, state: Session | None,
-                  protect_skin: float = 0, apply_to: str = "whole"):
+                  protect_skin: float = 0, apply_to: str = "whole", brushwork_amount: float = 100):
     """Stylize every photo at full resolution: one file, or a zip for many."""
     session = _session(state)
     strength = _number(strength, "Strength", 0, 150)
     protect, apply_to = _subject_controls(protect_skin, apply_to)
+    brushwork_amount = _number(brushwork_amount, "Brushwork", 0, 150)
     with session.hold():
         if not any(not photo.clip for photo in session.photos):
             raise gr.Error("Upload a photo first (a clip is rendered with Render video).")
         look = _get_look(session, look_name)
-        result, problems = session.save_full_size(look, strength / 100.0, _finish_for(look, grain, vignette), protect, apply_to)
+        result, problems = session.save_full_size(look, strength / 100.0, _finish_for(look, grain, vignette), protect, apply_to,
+                                                  brushwork_amount / 100.0)
     if result is None:
         raise gr.Error(toast("None of your photos could be saved: " + "; ".join(problems)))
     if problems:
@@ -602,12 +608,13 @@ def export_photos(look_name: str, strength: float, grain: float, vignette: float
 
 @handler
 def render_video(look_name: str, strength: float, grain: float, vignette: float, state: Session | None,
-                 protect_skin: float = 0, apply_to: str = "whole"):
+                 protect_skin: float = 0, apply_to: str = "whole", brushwork_amount: float = 100):
     """Put the look on the clip shown (else the newest clip): progress while frames are encoded, then a player
     and a download. Cancel (``cancels=``) stops it; nothing half-written is left."""
     session = _session(state)
     strength = _number(strength, "Strength", 0, 150)
     protect, apply_to = _subject_controls(protect_skin, apply_to)
+    brushwork_amount = _number(brushwork_amount, "Brushwork", 0, 150)
     with session.hold():
         current = session.current_photo()
         clips = [photo for photo in session.photos if photo.clip]
@@ -622,7 +629,7 @@ def render_video(look_name: str, strength: float, grain: float, vignette: float,
         def work() -> None:
             try:
                 outcome["path"] = session.render_clip(clip, look, strength / 100.0, finish, lambda done, total: frames.put((done, total)), cancel,
-                                                      protect_skin=protect, apply_to=apply_to)
+                                                      protect_skin=protect, apply_to=apply_to, brushwork=brushwork_amount / 100.0)
             except BaseException as error:  # handed to this generator below
                 outcome["error"] = error
             finally:
@@ -655,7 +662,7 @@ def cancel_render() -> str:
 
 @handler
 def download_look(look_name: str, strength_value: float, grain_value: float, vignette_value: float, state: Session | None,
-                  protect_skin: float = 0, apply_to: str = "whole"):
+                  protect_skin: float = 0, apply_to: str = "whole", brushwork_amount: float = 100):
     """The chosen look as set on the Stylize tab: a .look with the strength, grain and vignette baked in, and its
     colour at that strength as a .cube LUT and a Hald CLUT; each file's name says what it carries. (Protect skin and
     Apply to work on each photo's subject: a look file cannot carry them.)"""
@@ -805,6 +812,7 @@ with App(title="InfluGAN — learn a creator's look") as demo:
                                               elem_id="look-choice")
                     look_file = gr.UploadButton("Upload a look (.look, .cube or Hald .png)", file_types=list(LOOK_FILE_SUFFIXES), size="sm", elem_id="look-file")
                     strength = gr.Slider(0, 150, value=100, step=1, label="Style strength (%)", elem_id="strength")
+                    brushwork = gr.Slider(0, 150, value=100, step=1, label="Brushwork (%): a painterly look's strokes; 0 = colour only", elem_id="brushwork")
                     with gr.Row():
                         grain = gr.Slider(0, 100, value=0, step=1, label="Grain (%)", info="100 %: Tri-X pushed", elem_id="grain", min_width=120)
                         vignette = gr.Slider(-100, 100, value=0, step=1, label="Vignette (%)", info="below 0 lightens the corners", elem_id="vignette", min_width=120)
@@ -825,7 +833,7 @@ with App(title="InfluGAN — learn a creator's look") as demo:
                         video_status = gr.HTML(_progress_html(f"The clip shown (else your newest) gets the look, with its sound. Up to {MAX_CLIP_SECONDS / 60:.0f} minutes."),
                                                elem_id="video-status")
                         video_output = gr.Video(label="Your clip with the look", interactive=False, elem_id="video-output")
-                    stylize_look_files = gr.File(label="This look as set here: the .look carries strength, grain and vignette; .cube and Hald .png the colour only",
+                    stylize_look_files = gr.File(label="This look as set here: the .look carries strength, grain and vignette (and brushwork); .cube and Hald .png the colour only",
                                                  file_count="multiple", interactive=False, visible=False, elem_id="stylize-look-files")
                     clear_photos_button = gr.Button("Clear my photos", size="sm")
 
@@ -841,19 +849,20 @@ with App(title="InfluGAN — learn a creator's look") as demo:
     training = train_button.click(train_look, [look_name, steps, seed, session_state], training_outputs, preprocess=False,  # numbers checked by train_look
                                   api_name="finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET)
 
-    preview_inputs = [look_choice, strength, grain, vignette, session_state, protect_skin, apply_to]
+    preview_inputs = [look_choice, strength, grain, vignette, session_state, protect_skin, apply_to, brushwork]  # new controls last: older API calls keep their defaults
     photo_files.upload(add_photos, [photo_files, *preview_inputs], [photo_gallery, comparison, photo_files, clip_controls, session_state], api_name="add_photos",
                        concurrency_id="render", concurrency_limit=2, **QUIET).failure(  # a refused upload: its files leave the box (a success empties it itself)
         empty_upload_box, None, [photo_files], queue=False, api_visibility="private", **QUIET)
     photo_gallery.select(select_photo, preview_inputs, [comparison, session_state], api_name="select_photo", concurrency_id="render", **QUIET)
     clear_photos_button.click(clear_photos, [session_state], [photo_gallery, clip_controls, comparison, export_file, session_state], api_name="clear_photos", **QUIET)
-    look_choice.change(choose_look, [look_choice, strength, session_state], [grain, vignette, comparison, session_state], api_name="choose_look",
+    look_choice.change(choose_look, [look_choice, strength, session_state, brushwork], [grain, vignette, comparison, session_state], api_name="choose_look",
                        concurrency_id="render", **QUIET)
     look_file.upload(upload_look, [look_file, session_state], [look_choice, session_state], api_name="upload_look", **QUIET)
-    for slider in (strength, grain, vignette, protect_skin):
+    for slider in (strength, grain, vignette, protect_skin, brushwork):
         # preprocess=False: the numbers reach render_preview as sent, which clamps them and puts the clamped value back
         # in its box (Gradio's own check would refuse 999 and leave the box and the preview apart)
-        slider.input(render_preview, preview_inputs, [comparison, strength, grain, vignette, session_state], api_name=f"preview_{slider.elem_id}", trigger_mode="always_last",
+        slider.input(render_preview, preview_inputs, [comparison, strength, grain, vignette, brushwork, session_state], api_name=f"preview_{slider.elem_id}",
+                     trigger_mode="always_last",
                      concurrency_id="render", preprocess=False, **QUIET)
     apply_to.input(choose_apply_to, preview_inputs, [comparison, session_state], api_name="preview_apply_to", concurrency_id="render", **QUIET)
     export_button.click(export_photos, preview_inputs, [export_file, session_state], api_name="download", concurrency_limit=1, concurrency_id="export",

@@ -2,7 +2,11 @@
 of a 12 MP photo, and the whole ``python -m influgan stylize`` process against ffmpeg's lut3d (imageio-ffmpeg), for
 a photo and for a 10 s 1080p30 clip.
 
-    python bench/speed.py [--threads 2] [--repeats 5] [--apply-only] [--stylize-only] [--video-only]
+    python bench/speed.py [--threads 2] [--repeats 5] [--apply-only] [--stylize-only] [--video-only] [--paint]
+
+--paint: the painterly looks (``weights/looks/``, their brushwork): a 12 MP JPEG through ``python -m influgan
+stylize`` (whole process, torch-free: wall, CPU, peak RSS), the 1024 px preview, and how still a clip stays
+(frame-to-frame change of the output against the source's, on a still and on a panning 640×360 clip).
 
 Uses photos from ../shared/data/photos when present (synthetic photos otherwise). Prints a table.
 """
@@ -83,8 +87,13 @@ def main() -> None:
     parser.add_argument("--apply-only", action="store_true", help="only the full-resolution apply rows")
     parser.add_argument("--stylize-only", action="store_true", help="only the stylize process against ffmpeg")
     parser.add_argument("--video-only", action="store_true", help="only the 10 s 1080p30 clip against ffmpeg")
+    parser.add_argument("--paint", action="store_true", help="only the painterly looks: 12 MP render, preview, clips")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+
+    if args.paint:
+        paint_speed(args.repeats)
+        return
 
     if args.stylize_only:
         stylize_vs_ffmpeg(args.repeats)
@@ -308,6 +317,94 @@ def video_vs_ffmpeg(repeats: int) -> None:
         difference, bias = frame_differences(folder / "ffmpeg.mp4", folder / "colour" / "clip.mp4")
         print(f"InfluGAN's frames against ffmpeg's: mean |difference| {difference:.2f} / 255 (ffmpeg interpolates "
               f"tetrahedrally, InfluGAN trilinearly), mean difference (R G B) {' '.join(f'{v:+.2f}' for v in bias)}")
+
+
+
+# --- painterly looks ------------------------------------------------------------------------------------------
+PAINTED_LOOKS = ("oil_paint", "watercolour", "pencil_sketch", "comic_book", "pop_art_halftone")
+_PEAK_RSS = (  # VmHWM: this process's own peak (ru_maxrss would carry the parent's across fork and exec)
+    "import re, sys; from influgan.cli import main; code = main(sys.argv[1:]); "
+    "peak = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1); "
+    "print('peak_rss', peak, 'torch' in sys.modules, file=sys.stderr); sys.exit(code)"
+)
+
+
+def _stylize_with_peak(arguments: list[str]) -> tuple[float, float, float, bool]:
+    """One ``python -m influgan`` run: wall and CPU seconds, peak RSS (MB), and whether it imported torch."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", _PEAK_RSS, *arguments], capture_output=True, text=True, check=True, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _, kilobytes, torch_loaded = result.stderr.strip().splitlines()[-1].split()
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, int(kilobytes) / 1024, torch_loaded == "True"
+
+
+def _clip_frames(moving: bool, noise: float, frames: int = 24, size: tuple[int, int] = (640, 360)) -> list[Image.Image]:
+    """Frames of a clip: a still scene, or a pan across a photo at 1 px a frame, with fresh sensor noise (σ
+    ``noise`` levels) in each frame, as a phone records."""
+    width, height = size
+    scene = np.asarray(photo_sources(1)[0].resize((width + frames, height), Image.Resampling.BICUBIC), dtype=np.float32)
+    rng = np.random.default_rng(0)
+    out = []
+    for index in range(frames):
+        x = index if moving else 0
+        pixels = scene[:, x : x + width] + (rng.normal(0, noise, (height, width, 3)) if noise else 0)
+        out.append(Image.fromarray(np.clip(pixels, 0, 255).round().astype(np.uint8)))
+    return out
+
+
+def _change(frames: list[Image.Image]) -> float:
+    """Mean |frame t − frame t−1| in 8-bit levels over a clip."""
+    arrays = [np.asarray(f, dtype=np.int16) for f in frames]
+    return float(np.mean([np.abs(b - a).mean() for a, b in zip(arrays, arrays[1:])]))
+
+
+def paint_speed(repeats: int) -> None:
+    """The painterly looks at full size (12 MP JPEG → JPEG, whole process, torch-free), at preview size (1024 px,
+    in process), and over time (a clip rendered frame by frame as ``stylize_video`` does: ``Look.apply`` with the
+    frame index as seed). Targets (issue 31): 12 MP ≤ 6 s and ≤ 1 GB peak; preview ≤ 1 s; a still scene gives
+    identical frames; a moving one changes about as much as its source."""
+    looks = {name: Look.load(ROOT / "weights" / "looks" / f"{name}.look") for name in PAINTED_LOOKS}
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        photo = folder / "photo.jpg"
+        twelve_megapixel_jpeg(photo)
+        colour_only = Look(lut=looks["oil_paint"].lut, finish=looks["oil_paint"].finish, name="oil paint, colour only")
+        colour_only.save(folder / "colour_only.look")
+        print(f"12 MP JPEG (4000×3000) → JPEG, python -m influgan stylize, whole process, {repeats} runs; "
+              f"{len(os.sched_getaffinity(0))} CPUs")
+        print(f"{'look':34s} {'min s':>7s} {'median s':>9s} {'CPU s':>7s} {'peak MB':>8s} {'torch':>6s} {'load':>5s}   target")
+        for name in ("colour_only", *PAINTED_LOOKS):
+            look_file = folder / "colour_only.look" if name == "colour_only" else ROOT / "weights" / "looks" / f"{name}.look"
+            runs = [_stylize_with_peak(["stylize", "--look", str(look_file), "--out", str(folder / f"{name}{i}"), str(photo)]) for i in range(repeats)]
+            walls = [r[0] for r in runs]
+            label = "oil paint, --brushwork 0 (colour only)" if name == "colour_only" else name
+            print(f"{label:34s} {min(walls):7.2f} {statistics.median(walls):9.2f} {statistics.median(r[1] for r in runs):7.2f} "
+                  f"{max(r[2] for r in runs):8.0f} {str(any(r[3] for r in runs)):>6s} {os.getloadavg()[0]:5.1f}   <= 6 s, <= 1024 MB", flush=True)
+
+    preview = photo_sources(1)[0].resize((1024, 683), Image.Resampling.BICUBIC)
+    print(f"\n1024×683 preview, Look.apply in process, {repeats} runs (CPU: this process's CPU seconds, all threads)")
+    print(f"{'look':34s} {'min s':>7s} {'median s':>9s} {'CPU s':>7s} {'load':>5s}   target")
+    for name, look in looks.items():
+        cpu_started = time.process_time()
+        times = timed(lambda look=look: look.apply(preview), repeats)
+        cpu = (time.process_time() - cpu_started) / repeats
+        print(f"{name:34s} {min(times):7.3f} {statistics.median(times):9.3f} {cpu:7.3f} {os.getloadavg()[0]:5.1f}   <= 1 s", flush=True)
+
+    clips = {"still": _clip_frames(False, 0.0), "still + noise": _clip_frames(False, 2.0), "pan + noise": _clip_frames(True, 2.0)}
+    sources = {kind: _change(frames) for kind, frames in clips.items()}
+    print("\nclips, 640×360, 24 frames rendered as stylize_video does (frame index = grain seed): mean |frame t − frame t−1| in"
+          " 8-bit levels, output (source); a still scene must give identical frames, sensor noise must not be amplified")
+    print(f"{'look':34s} " + " ".join(f"{kind:>20s}" for kind in clips))
+    for name, look in looks.items():
+        cells = []
+        for kind, frames in clips.items():
+            change = _change([look.apply(f, seed=i) for i, f in enumerate(frames)])
+            cells.append(f"{change:8.3f} ({sources[kind]:6.2f})" if kind == "still" else f"{change:6.2f} ({sources[kind]:5.2f}) {change / sources[kind]:4.1f}×")
+        print(f"{name:34s} " + " ".join(f"{c:>20s}" for c in cells), flush=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@
     look.apply(influgan.load_image("me.jpg"), strength=0.8).save("me_styled.jpg")
     look.apply(influgan.load_image("me.jpg"), protect_skin=0.8, apply_to="subject")   # people-aware (issue 32)
     look.save("my.look"); look.to_cube("my.cube", strength=0.8); look.to_hald("my_hald.png")
+    look.brushwork = influgan.Brushwork("watercolour", {"wash": 0.01})          # a painterly stage (oil, ink, …)
+    look.apply(influgan.load_image("me.jpg"), brushwork=0.7)                    # 0: colour only … 1.5
 
 Applying a look (``Look.load``, ``Look.apply``) needs NumPy and Pillow only; the training entry points
 (``finetune``, ``instant_look`` and their settings) import torch when first used.
@@ -18,6 +20,7 @@ from .looks.finishing import Finish
 from .looks.hald import HaldError, load_hald, save_hald
 from .images import ImageError, load_image, save_image
 from .looks.look import Look, LookError
+from .looks.painterly import STYLES, Brushwork, render_brushwork
 from .masks import SubjectMasks, subject_masks
 from .version import __version__
 
@@ -33,6 +36,8 @@ _TRAINING = {  # name → the module that defines it; imported (with torch) on f
 }
 
 __all__ = [
+    "STYLES",
+    "Brushwork",
     "CubeError",
     "Finish",
     "FinetuneCancelled",
@@ -51,6 +56,7 @@ __all__ = [
     "load_image",
     "read_feed",
     "read_references",
+    "render_brushwork",
     "save_cube",
     "save_hald",
     "save_image",

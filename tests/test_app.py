@@ -192,7 +192,7 @@ def call_raw(url: str, api_name: str, data_json: str) -> str:
 
 @pytest.mark.parametrize("strength, named", [("NaN", "0..150"), ("Infinity", "inf"), ("1e309", "inf"), ('"lots"', "lots"), ("[1]", "[1]")])
 def test_a_bad_slider_value_is_named(url, client, strength, named):
-    text = call_raw(url, "preview_strength", f'["Golden hour", {strength}, 0, 0, null, 0, "whole"]')  # raw: every input
+    text = call_raw(url, "preview_strength", f'["Golden hour", {strength}, 0, 0, null, 0, "whole", 100]')  # raw: every input
     assert "event: error" in text
     message = json.loads(text.split("data: ", 1)[1])["error"]
     assert message.startswith("Strength must be a number within 0..150") and named in message and "\n" not in message
@@ -200,7 +200,7 @@ def test_a_bad_slider_value_is_named(url, client, strength, named):
 
 def test_a_number_out_of_range_is_clamped_and_the_box_says_so(client):
     """999 typed into the strength box: the preview is rendered at 150 %, and the box is set to 150."""
-    (_, at_999), box, grain, vignette = client.predict("Test look", 999, -5, 0, api_name="/preview_strength")
+    (_, at_999), box, grain, vignette, _ = client.predict("Test look", 999, -5, 0, api_name="/preview_strength")
     (_, at_150), *_ = client.predict("Test look", 150, 0, 0, api_name="/preview_strength")
     assert value(box) == 150 and value(grain) == 0 and vignette == {"__type__": "update"}
     assert np.abs(np.asarray(Image.open(at_999), dtype=np.int16) - np.asarray(Image.open(at_150), dtype=np.int16)).max() <= 2
@@ -413,5 +413,37 @@ def test_protect_skin_and_apply_to_in_the_preview_and_the_full_size_photo(url):
     assert np.abs(full[wall] - np.asarray(astronaut, np.int16)[wall]).mean() < 3  # subject only: the wall is as it was
     with pytest.raises(AppError, match="not in the list of choices"):  # Gradio checks the choice itself
         visitor.predict("Teal & orange", 150, 0, 0, 0, "face", api_name="/preview_apply_to")
-    text = call_raw(url, "preview_protect_skin", '["Teal & orange", 150, 0, 0, null, NaN, "whole"]')  # past Gradio's check
+    text = call_raw(url, "preview_protect_skin", '["Teal & orange", 150, 0, 0, null, NaN, "whole", 100]')  # past Gradio's check
     assert "event: error" in text and "Protect skin must be a number within 0..100" in text
+
+
+def test_brushwork_slider_paints_the_preview_and_the_full_size_photo(client, files, tmp_path):
+    from influgan.images import load_image
+    from influgan.looks.lut import identity_lut
+    from influgan.looks.painterly import Brushwork
+
+    colour = Look(lut=identity_lut() ** 1.1, name="Painted")
+    painted = Look(lut=colour.lut, name="Painted", brushwork=Brushwork("cartoon"))
+    painted.save(tmp_path / "painted.look")
+    dropdown = client.predict(handle_file(str(tmp_path / "painted.look")), api_name="/upload_look")
+    name = value(dropdown)
+    (before, none), *_ = client.predict(name, 100, 0, 0, 0, "whole", 0, api_name="/preview_brushwork")
+    (_, full), *_ = client.predict(name, 100, 0, 0, 0, "whole", 100, api_name="/preview_brushwork")
+    with Image.open(before) as photo:
+        expected_none = np.asarray(colour.apply(photo), dtype=np.int16)
+        expected_full = np.asarray(painted.apply(photo), dtype=np.int16)
+    none, full = (np.asarray(Image.open(p).convert("RGB"), dtype=np.int16) for p in (none, full))
+    near_none, near_full = np.abs(none - expected_none).mean(), np.abs(full - expected_full).mean()
+    assert near_none < 3.5 and near_full < 3.5  # 0 %: colour only; 100 %: the cartoon (the preview files are JPEGs)
+    assert np.abs(full - none).mean() > 3 * max(near_none, near_full)
+    saved = value(client.predict(name, 100, 0, 0, 0, "whole", 100, api_name="/download"))
+    result = np.asarray(Image.open(saved).convert("RGB"), dtype=np.int16)
+    expected = np.asarray(painted.apply(load_image(files["photo"])), dtype=np.int16)
+    assert result.shape == (1200, 1600, 3) and np.abs(result - expected).mean() < 1.0
+
+
+def test_a_bad_brushwork_value_is_named_and_one_out_of_range_clamped(url):
+    text = call_raw(url, "preview_brushwork", '["Golden hour", 100, 0, 0, null, 0, "whole", NaN]')
+    assert "event: error" in text and "Brushwork must be a number within 0..150" in json.loads(text.split("data: ", 1)[1])["error"]
+    text = call_raw(url, "preview_brushwork", '["Golden hour", 100, 0, 0, null, 0, "whole", 151]')  # clamped, in its box too
+    assert "event: complete" in text and json.loads(text.split("data: ", 1)[1])[4] == {"__type__": "update", "value": 150.0}

@@ -287,3 +287,23 @@ def test_stylize_refuses_a_bad_protect_skin(workspace, tmp_path, args, message):
 def test_stylize_refuses_an_unknown_apply_to(workspace, tmp_path):
     result = run("stylize", "--look", workspace / "my.look", "--apply-to", "face", "--out", tmp_path, workspace / "me.png", check=False)
     assert result.returncode == 2 and "invalid choice: 'face'" in result.stderr
+
+
+def test_stylize_brushwork_paints_and_zero_is_colour_only(workspace, tmp_path):
+    from influgan.looks.painterly import Brushwork
+
+    look = Look.load(workspace / "my.look")
+    look.brushwork = Brushwork("cartoon")
+    look.save(tmp_path / "cartoon.look")
+    run("stylize", "--look", tmp_path / "cartoon.look", "--brushwork", "0", "--out", tmp_path / "none", workspace / "me.png")
+    run("stylize", "--look", workspace / "my.look", "--out", tmp_path / "plain", workspace / "me.png")
+    run("stylize", "--look", tmp_path / "cartoon.look", "--brushwork", "1.5", "--out", tmp_path / "more", workspace / "me.png")
+    colour_only = np.asarray(Image.open(tmp_path / "plain" / "me.png"))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "none" / "me.png")), colour_only)
+    assert np.abs(np.asarray(Image.open(tmp_path / "more" / "me.png"), dtype=int) - colour_only).mean() > 3
+    info = run("info", tmp_path / "cartoon.look").stdout
+    assert "brushwork:       cartoon (after the colour): smoothing 0.008" in info
+    cube = run("export-cube", "--look", tmp_path / "cartoon.look", "--out", tmp_path / "c.cube").stdout
+    assert "colour only: grain, vignette and brushwork are not in a .cube" in cube
+    bad = run("stylize", "--look", tmp_path / "cartoon.look", "--brushwork", "2", "--out", tmp_path / "bad", workspace / "me.png", check=False)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --brushwork must be within 0..1.5, got 2.0"

@@ -211,3 +211,80 @@ def test_a_look_at_a_strength_and_finish_renders_as_the_original_did(photo):
     assert baked.finish.grain_amount == pytest.approx(3.0) and baked.finish.vignette_amount == pytest.approx(-0.375)
     assert np.array_equal(np.asarray(baked.apply(photo, seed=3)), np.asarray(look.apply(photo, strength=0.75, finish=finish, seed=3)))
     assert baked.metadata["baked_strength"] == 0.75 and np.array_equal(look.at().lut, look.lut)
+
+
+# --- the painterly stage --------------------------------------------------------------------------------------
+from influgan.looks.painterly import Brushwork, render_brushwork  # noqa: E402
+
+
+def _painted_photo() -> Image.Image:
+    from pathlib import Path
+
+    return Image.open(Path(__file__).resolve().parent.parent / "examples" / "content" / "chelsea.jpg").convert("RGB").resize((200, 133))
+
+
+def test_brushwork_round_trip_and_old_files_load_without_it(tmp_path):
+    look = warm_look()
+    look.brushwork = Brushwork("watercolour", {"wash": 0.012, "paper": 0.7}, "before")
+    look.save(tmp_path / "painted.look")
+    loaded = Look.load(tmp_path / "painted.look")
+    assert loaded.brushwork == look.brushwork and "brushwork" not in loaded.metadata
+    warm_look().save(tmp_path / "plain.look")  # a look without brushwork, as every look before it was written
+    assert Look.load(tmp_path / "plain.look").brushwork is None
+    loaded.brushwork = None  # a look that loses its brushwork saves without it
+    loaded.save(tmp_path / "again.look")
+    assert Look.load(tmp_path / "again.look").brushwork is None
+
+
+def test_apply_paints_before_or_after_the_colour_and_brushwork_zero_is_colour_only():
+    photo = _painted_photo()
+    plain = warm_look()
+    painted = Look(lut=plain.lut, finish=Finish(), brushwork=Brushwork("ink", {"colour": 1.0}, "after"))
+    colour_only = np.asarray(Look(lut=plain.lut).apply(photo))
+    assert np.array_equal(np.asarray(painted.apply(photo, brushwork=0.0)), colour_only)
+    after = np.asarray(painted.apply(photo))
+    assert np.array_equal(after, render_brushwork(colour_only, painted.brushwork))  # colour, then the ink
+    before = Look(lut=plain.lut, brushwork=Brushwork("ink", {"colour": 1.0}, "before")).apply(photo)
+    assert np.array_equal(np.asarray(before), np.asarray(Look(lut=plain.lut).apply(Image.fromarray(render_brushwork(np.asarray(photo), painted.brushwork)))))
+    assert np.abs(after.astype(int) - colour_only).mean() > 5
+
+
+def test_a_painted_look_keeps_alpha_and_size_and_refuses_a_bad_amount(photo):
+    look = Look(brushwork=Brushwork("halftone"))
+    rgba = photo.convert("RGBA")
+    out = look.apply(rgba, brushwork=1.5)
+    assert out.mode == "RGBA" and out.size == photo.size
+    with pytest.raises(ValueError, match="brushwork must be within 0..1.5"):
+        look.apply(photo, brushwork=1.6)
+
+
+@pytest.mark.parametrize(
+    "brushwork, message",
+    [
+        ('"oil"', "brushwork must be a mapping"),
+        ('{"style": "fresco"}', "unknown brushwork style 'fresco'"),
+        ('{"style": "oil", "params": {"brush": 9}}', "oil brushwork brush must be within"),
+        ('{"style": "oil", "params": {"brush": "<b>"}}', "must be a number"),
+        ('{"style": "oil", "order": "sideways"}', "order must be 'before' or 'after'"),
+    ],
+)
+def test_bad_brushwork_in_a_look_file_is_a_one_line_look_error(brushwork, message):
+    meta = '{"format": "influgan.look", "name": "x", "brushwork": ' + brushwork + "}"
+    data = save({"lut": torch.zeros(3, 3, 3, 3), "finish": torch.tensor([0.0, 0.0015, 0.5, 0.0, 0.6])}, metadata={"influgan": meta})
+    with pytest.raises(LookError, match=message) as error:
+        Look.from_bytes(data, "x.look")
+    assert "\n" not in str(error.value) and str(error.value).startswith("x.look")
+
+
+def test_brushwork_with_apply_to_background_leaves_the_person_as_shot():
+    """The subject blend takes the original photo where it protects, not the painted one."""
+    from pathlib import Path
+
+    photo = Image.open(Path(__file__).resolve().parent.parent / "examples" / "content" / "astronaut.jpg").convert("RGB")
+    look = Look(brushwork=Brushwork("cartoon"))
+    painted = np.asarray(look.apply(photo), dtype=np.int16)
+    background = np.asarray(look.apply(photo, apply_to="background"), dtype=np.int16)
+    original = np.asarray(photo, dtype=np.int16)
+    cheek, wall = (slice(100, 130), slice(180, 200)), (slice(20, 80), slice(330, 400))
+    assert np.abs(background[cheek] - original[cheek]).mean() < 4 < np.abs(painted[cheek] - original[cheek]).mean()
+    assert np.abs(background[wall] - painted[wall]).mean() < 2

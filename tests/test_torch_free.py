@@ -1,4 +1,4 @@
-"""Applying a look needs a table lookup and finishing, not torch: a fresh process that stylizes photos through the
+"""Applying a look needs a table lookup, finishing and the painterly renderers, not torch: a fresh process that stylizes photos through the
 command line, loads looks of every kind and applies them never imports it; the training entry points are still
 there, imported on first use."""
 from __future__ import annotations
@@ -12,6 +12,7 @@ from conftest import synthetic_photo
 from influgan.looks.finishing import Finish
 from influgan.looks.look import Look
 from influgan.looks.lut import identity_lut
+from influgan.looks.painterly import Brushwork
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,17 +26,21 @@ codes = [
     main(["export-cube", "--look", folder + "/warm.look", "--out", folder + "/warm.cube", "--strength", "0.5"]),
     main(["export-hald", "--look", folder + "/warm.look", "--out", folder + "/warm_hald.png"]),
     main(["info", folder + "/warm.cube"]),
+    main(["stylize", "--look", folder + "/painted.look", "--brushwork", "0.7", "--out", folder + "/painted", folder + "/me.jpg"]),
 ]
-for name in ("warm.look", "warm.cube", "warm_hald.png"):
+for name in ("warm.look", "warm.cube", "warm_hald.png", "painted.look"):
     look = influgan.Look.load(folder + "/" + name)
     look.apply(influgan.load_image(folder + "/me.jpg"), strength=1.2, seed=3)
 loaded = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
+loaded += sorted(m for m in sys.modules if "painterly_torch" in m)
 print("codes", codes, "torch modules", len(loaded), loaded[:3])
 """
 
 
 def test_stylize_and_look_files_never_import_torch(tmp_path):
     Look(lut=identity_lut() ** 1.2, finish=Finish(grain_amount=0.03, vignette_amount=0.3), name="Warm").save(tmp_path / "warm.look")
+    painted = Brushwork("oil", order="before")
+    Look(lut=identity_lut() ** 1.2, finish=Finish(grain_amount=3.0), name="Painted", brushwork=painted).save(tmp_path / "painted.look")
     synthetic_photo(1, (300, 200)).save(tmp_path / "me.jpg", quality=90)
     synthetic_photo(2, (120, 80)).save(tmp_path / "me.png")
     result = subprocess.run(
@@ -43,7 +48,7 @@ def test_stylize_and_look_files_never_import_torch(tmp_path):
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "codes [0, 0, 0, 0] torch modules 0 []"
+    assert result.stdout.strip().splitlines()[-1] == "codes [0, 0, 0, 0, 0] torch modules 0 []"
     assert (tmp_path / "out" / "me.jpg").exists() and (tmp_path / "out" / "me.png").exists()
 
 
@@ -74,7 +79,9 @@ session = app.sessions().create()
 app.add_references([photo, photo, photo], session)
 app.add_photos([photo], "Faded film", 100, 30, 30, session)
 app.render_preview("Faded film", 80, 30, 30, session)
+app.render_preview("Oil paint", 80, 0, 0, session, brushwork_amount=70)
 app.export_photos("Faded film", 80, 30, 30, session)
+app.export_photos("Watercolour", 100, 0, 0, session, brushwork_amount=100)
 app.download_look("Faded film", 80, 30, 30, session)
 print(sorted(m for m in sys.modules if m.split(".")[0] == "torch"))
 """

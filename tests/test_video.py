@@ -419,3 +419,20 @@ def test_apply_to_background_keeps_the_person_of_every_frame(tmp_path):
     for o, b, s in zip(original, background, styled):
         assert np.abs(b[face] - o[face]).mean() < 4 < np.abs(s[face] - o[face]).mean() / 3
         assert np.abs(b[wall] - s[wall]).mean() < 4
+
+
+def test_brushwork_stays_put_on_a_still_scene_and_follows_the_amount(clips, tmp_path):
+    """The painterly stage's paper and strokes are anchored to the frame: a still scene gives the same frame every
+    time (here the codec's noise only), and the amount works as on photos (0: colour only)."""
+    from influgan.looks.painterly import Brushwork
+
+    painted = Look(lut=WARM.lut, brushwork=Brushwork("watercolour", {"wash": 0.03}))
+    stylize_video(painted, clips / "static.mp4", tmp_path / "painted.mp4")
+    stylize_video(painted, clips / "static.mp4", tmp_path / "colour.mp4", brushwork=0.0)
+    frames, colour = frames_of(tmp_path / "painted.mp4"), frames_of(tmp_path / "colour.mp4")
+    assert max(np.abs(frame - frames[0]).mean() for frame in frames[1:]) < 0.5
+    source = frames_of(clips / "static.mp4")[0].astype(np.uint8)
+    expected = np.asarray(painted.apply(Image.fromarray(source)), dtype=np.int16)
+    assert np.abs(frames[0] - expected).mean() < 3.0 and np.abs(frames[0] - colour[0]).mean() > 3.0
+    with pytest.raises(ValueError, match="brushwork must be within 0..1.5"):
+        stylize_video(painted, clips / "static.mp4", tmp_path / "bad.mp4", brushwork=2.0)

@@ -28,6 +28,7 @@ from .finishing import FINISH_VERSION, Finish, Finisher, map_strips
 from .hald import DEFAULT_LEVEL, HaldError, load_hald, save_hald
 from ..images import read_capped
 from ..masks import SubjectMasks, check_controls, subject_masks
+from .painterly import MAX_AMOUNT, Brushwork, render_brushwork
 from .lut import ENTRY_MAX, ENTRY_MIN, blend_lut, check_lut, identity_lut, pillow_lut, resample_lut
 
 LOOK_SUFFIX = ".look"
@@ -64,7 +65,8 @@ def _strict_json(text: str | bytes):
 @dataclass
 class Look:
     """A photo look: LUT (S, S, S, 3) indexed [b, g, r] (NumPy float32; 0..1 for looks InfluGAN makes, within
-    -1..2 for imported ones, clamped after interpolation), finishing parameters, name and metadata.
+    -1..2 for imported ones, clamped after interpolation), finishing parameters, name, metadata and an optional
+    painterly stage (``brushwork``: oil, watercolour, ink, …, before or after the colour).
 
     ``lut`` may be given as any array-like, a CPU torch tensor included; training code takes it back with
     ``torch.from_numpy(look.lut)``.
@@ -74,8 +76,11 @@ class Look:
     finish: Finish = field(default_factory=Finish)
     name: str = "Untitled look"
     metadata: dict = field(default_factory=dict)
+    brushwork: Brushwork | None = None
 
     def __post_init__(self) -> None:
+        if self.brushwork is not None and not isinstance(self.brushwork, Brushwork):
+            raise ValueError("a look's brushwork must be a Brushwork or None")
         lut = np.asarray(self.lut, dtype=np.float32)
         check_lut(lut)
         if lut.shape[0] > MAX_CUBE_SIZE:
@@ -91,33 +96,65 @@ class Look:
         """This look with ``strength`` and ``finish`` (default: its own) baked in: applying the result at strength 1
         gives what ``apply(image, strength, finish)`` gives. What "Download this look" saves."""
         return Look(lut=self.colour_lut(strength), finish=(finish or self.finish).scaled(strength), name=name or self.name,
-                    metadata={**self.metadata, "baked_strength": round(float(strength), 4)})
+                    metadata={**self.metadata, "baked_strength": round(float(strength), 4)}, brushwork=self.brushwork)
 
     def apply(self, image: Image.Image, strength: float = 1.0, finish: Finish | None = None, seed: int = 0,
               in_place: bool = False, protect_skin: float | None = None, apply_to: str = "whole",
-              masks: SubjectMasks | None = None) -> Image.Image:
+              masks: SubjectMasks | None = None, brushwork: float = 1.0) -> Image.Image:
         """Stylize an 8-bit photo at its full resolution. RGBA keeps its alpha.
 
         strength: 0 returns the colours unchanged, 1 the look, up to 1.5 exaggerates it (finish amounts scale too).
         finish: overrides the look's own finishing parameters (e.g. from the app's sliders).
+        seed: the grain's (a clip passes its frame index); the brushwork's paper and strokes stay put.
         in_place: an RGB ``image`` the caller no longer needs is stylized where it is (a 100 MP photo costs its own
         pixels and a few strips, no second copy). Colour and finishing go strip by strip, a few strips in threads.
         protect_skin: 0..1, how much skin keeps its original colour (None: the look's own default, else 0);
         apply_to: "whole", "subject" (the people) or "background". masks: the photo's ``subject_masks``, when the
         caller keeps them (the app's previews, a clip's smoothed masks); else computed here when needed.
+        brushwork: the painterly stage's amount, if the look has one (0: colour only, 1: as learned, up to 1.5); it
+        runs before or after the colour as the look says, always before the grain and vignette (and the subject
+        blend, which takes the original photo where it protects).
         """
+        if not 0.0 <= brushwork <= MAX_AMOUNT:  # NaN fails too
+            raise ValueError(f"brushwork must be within 0..{MAX_AMOUNT:g}, got {brushwork}")
         alpha = image.getchannel("A") if image.mode == "RGBA" else None
         rgb = image.convert("RGB") if image.mode != "RGB" else image
         owned = in_place or rgb is not image  # an image of our own is stylized where it is: no second copy
         lut_filter = pillow_lut(self.colour_lut(strength)) if strength != 0.0 else None
         finisher = Finisher(rgb.size, (finish or self.finish).scaled(strength), seed)
         blend = self._subject_blend(rgb, protect_skin, apply_to, masks)
+        stage = self.brushwork if brushwork > 0.0 else None
+        threads = 1 if rgb.width * rgb.height < 1_000_000 else 0
+
+        def paint(picture: Image.Image) -> Image.Image:
+            return Image.fromarray(render_brushwork(np.asarray(picture), stage, brushwork))
+
+        def colour(strip: Image.Image, first: int) -> Image.Image:
+            return strip.filter(lut_filter) if lut_filter else strip
 
         def stylize(strip: Image.Image, first: int) -> Image.Image:  # colour, then finishing, a strip at a time
-            styled = finisher.strip(strip.filter(lut_filter) if lut_filter else strip, first)
+            styled = finisher.strip(colour(strip, first), first)
             return blend(strip, styled, first) if blend else styled  # the original strip, before it is replaced
 
-        out = map_strips(rgb, stylize, rgb if owned else Image.new("RGB", rgb.size), threads=1 if rgb.width * rgb.height < 1_000_000 else 0)
+        if stage is None:
+            out = map_strips(rgb, stylize, rgb if owned else Image.new("RGB", rgb.size), threads=threads)
+        else:  # the painterly stage sees the whole photo; the subject blend then takes the original strips
+            if stage.order == "before":
+                styled = paint(rgb)
+                styled = map_strips(styled, lambda strip, first: finisher.strip(colour(strip, first), first), styled, threads=threads)
+            else:
+                coloured = map_strips(rgb, colour, rgb if owned and not blend else Image.new("RGB", rgb.size), threads=threads)
+                styled = paint(coloured)
+                del coloured
+                styled = map_strips(styled, finisher.strip, styled, threads=threads)
+            out = styled
+            if blend:
+                width = rgb.width
+
+                def protect(strip: Image.Image, first: int) -> Image.Image:
+                    return blend(strip, styled.crop((0, first, width, first + strip.height)), first)
+
+                out = map_strips(rgb, protect, rgb if owned else Image.new("RGB", rgb.size), threads=threads)
         if alpha is not None:
             out.putalpha(alpha)
         return out
@@ -152,6 +189,9 @@ class Look:
             **{k: v for k, v in self.metadata.items() if k not in ("created", "name", "format", "finish_fields")},
             "finish_version": FINISH_VERSION,
         }
+        header.pop("brushwork", None)
+        if self.brushwork is not None:
+            header["brushwork"] = self.brushwork.to_dict()
         data = save_safetensors({"lut": self.lut, "finish": finish}, metadata={"influgan": json.dumps(header)})
         Path(path).write_bytes(data)
 
@@ -233,21 +273,25 @@ class Look:
             finish = Finish.from_version(dict(zip(_FINISH_FIELDS, finish_values.tolist())), finish_version)
         except ValueError as error:
             raise LookError(f"{name}: {error}") from None
+        try:
+            brushwork = Brushwork.from_dict(meta["brushwork"]) if meta.get("brushwork") is not None else None
+        except ValueError as error:
+            raise LookError(f"{name}: {error}") from None
         title = " ".join(meta.get("name", "Untitled look").split())[:200] or "Untitled look"
-        metadata = {k: v for k, v in meta.items() if k not in ("format", "name", "finish_fields", "finish_version")}
-        return cls(lut=lut, finish=finish, name=title, metadata=metadata)
+        metadata = {k: v for k, v in meta.items() if k not in ("format", "name", "finish_fields", "finish_version", "brushwork")}
+        return cls(lut=lut, finish=finish, name=title, metadata=metadata, brushwork=brushwork)
 
     def to_cube(self, path: str | os.PathLike, size: int | None = None, strength: float = 1.0) -> None:
         """Export the colour at ``strength`` as a ``.cube`` LUT, at the look's own size or resampled to ``size``.
 
-        A .cube carries colour only: the look's grain and vignette are not in it.
+        A .cube carries colour only: the look's grain, vignette and brushwork are not in it.
         """
         save_cube(path, self.colour_lut(strength), self.name, size)
 
     def to_hald(self, path: str | os.PathLike, level: int = DEFAULT_LEVEL, strength: float = 1.0) -> None:
         """Export the colour at ``strength`` as a Hald CLUT PNG (level 8: 512×512; 12: 1728×1728).
 
-        A Hald CLUT carries colour only (8 bits an entry): the look's grain and vignette are not in it.
+        A Hald CLUT carries colour only (8 bits an entry): the look's grain, vignette and brushwork are not in it.
         """
         save_hald(path, self.colour_lut(strength), level)
 

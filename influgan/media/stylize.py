@@ -74,12 +74,14 @@ def iter_stylize(
     reserve: Callable[[Path], ContextManager] | None = None,
     protect_skin: float | None = None,
     apply_to: str = "whole",
+    brushwork: float = 1.0,
 ) -> Iterator[Stylized]:
     """Stylize each of ``sources`` into ``folder`` (which must exist), yielding one ``Stylized`` per photo as it is
     done. inputs: other inputs of the run that no output may replace (e.g. the look file). reserve(source): a
     context manager held while the photo is in memory (the app's memory budget). protect_skin, apply_to: as in
     ``Look.apply``; each photo's masks are computed at its full size (``Stylized.note`` says when no person was
-    found)."""
+    found). brushwork: the amount of the look's painterly stage, if it has one (0: colour only, 1: as learned, up
+    to 1.5)."""
     protect = look.default_protect_skin() if protect_skin is None else protect_skin
     check_controls(protect, apply_to)  # a bad control is refused before any output is planned
     sources = [Path(s) for s in sources]
@@ -92,7 +94,7 @@ def iter_stylize(
                 masks = subject_masks(photo) if protect or apply_to != "whole" else None
                 note = masks.note(apply_to) if masks else None
                 result = look.apply(photo, strength=strength, finish=finish, in_place=True, protect_skin=protect,
-                                    apply_to=apply_to, masks=masks)
+                                    apply_to=apply_to, masks=masks, brushwork=brushwork)
                 write_atomically(target, lambda path: save_image(result, path))
         except ImageError as error:
             yield Stylized(source, target, error=str(error))

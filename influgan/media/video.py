@@ -332,6 +332,7 @@ def stylize_video(
     protect_skin: float | None = None,
     apply_to: str = "whole",
     smoother: MaskSmoother | None = None,
+    brushwork: float = 1.0,
 ) -> VideoInfo:
     """Put ``look`` on the clip ``src`` and write an H.264 MP4 to ``dst``; returns the clip's VideoInfo.
 
@@ -340,12 +341,16 @@ def stylize_video(
     pass one to read its ``saw_person`` afterwards).
     progress(frames_done, frames_total) is called from this thread as frames are encoded.
     cancel: set it from another thread to stop; raises VideoCancelled. max_seconds: see ``probe_video``.
+    brushwork: the amount of the look's painterly stage (0..1.5); its paper and strokes are anchored to the frame,
+    so a still scene gives identical frames.
     Raises VideoError for a clip that cannot be used, OutputError for a ``dst`` that cannot be written or is ``src``;
     ``dst`` is only ever replaced by a complete file.
     """
     src, dst = Path(src), Path(dst)
     if not 0.0 <= strength <= MAX_STRENGTH:  # NaN fails too
         raise ValueError(f"strength must be within 0..{MAX_STRENGTH}, got {strength}")
+    if not 0.0 <= brushwork <= MAX_STRENGTH:
+        raise ValueError(f"brushwork must be within 0..{MAX_STRENGTH}, got {brushwork}")
     scan = _scan(src, max_seconds)
     check_output_file(dst, [src], what=src.name)
 
@@ -359,7 +364,7 @@ def stylize_video(
     def style(image: Image.Image, index: int) -> Image.Image:  # Look.apply on a frame of our own: where it is
         masks = smoother.masks(image, index) if smoother else None  # masks first: the frame is then styled in place
         return look.apply(image, strength, finish, seed=index, in_place=True,  # grain seeded by the frame index
-                          protect_skin=protect_skin, apply_to=apply_to, masks=masks)
+                          protect_skin=protect_skin, apply_to=apply_to, masks=masks, brushwork=brushwork)
 
     write_atomically(dst, lambda temporary: _render(src, temporary, scan, style, progress, cancel))
     return scan.info

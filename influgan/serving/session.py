@@ -46,6 +46,9 @@ MAX_PHOTOS = 30  # photos (and clips) a visitor stylizes at a time
 MAX_CLIP_SECONDS = 180.0  # the longest clip the app takes (the CLI has no limit)
 REFERENCE_SIZE = 1024  # references are shown at this size (learning reads them once, on upload: references.py)
 PREVIEW_SIZE = 1024  # longer side of a photo's interactive preview; full resolution only for saving
+# a painterly stage at full size: the photo, its painted copy and the result (copies), plus the core at the working
+# size and the strips in flight (fixed): tracemalloc peak of render_brushwork at 12 MP ≤ 260 MB (bench/speed.py --paint)
+BRUSHWORK_COPIES, BRUSHWORK_BYTES = 4.5, 256 * 2**20
 
 
 def clean_text(text: object, limit: int | None = None) -> str:
@@ -312,10 +315,11 @@ class Session:
         return self.keep_recent(kind, path)
 
     def save_full_size(self, look: Look, strength: float, finish: Finish, protect_skin: float = 0.0,
-                       apply_to: str = "whole") -> tuple[Path | None, list[str]]:
+                       apply_to: str = "whole", brushwork: float = 1.0) -> tuple[Path | None, list[str]]:
         """Every photo (not the clips) stylized at full resolution: (one file, or a zip of them, or None when none
         could be saved; a line per photo that failed). Only the newest result is kept. protect_skin, apply_to: as
-        in ``Look.apply`` (each photo's masks computed at its full size)."""
+        in ``Look.apply`` (each photo's masks computed at its full size). brushwork: the amount of the look's
+        painterly stage, if any (0..1.5)."""
         photos = [photo for photo in self.photos if not photo.clip]
         names = {photo.original: photo.name for photo in photos}  # the names the photos came with
         name_for = share_name(look.name)
@@ -324,12 +328,16 @@ class Session:
         self.check_room(sum(sizes) + (max(sizes) if len(sizes) > 1 else 0), "Saving full-size photos")
         folder = self.new_folder("export")
 
+        painted = look.brushwork is not None and brushwork > 0
+
         def reserve(source: Path) -> ContextManager:  # decoded pixels and the strips in flight (stylized in place)
+            if painted and self.memory:
+                return self.memory.reserve(decode_cost(source, None, BRUSHWORK_COPIES) + BRUSHWORK_BYTES)
             return self._reserve(source, None, copies=1.3)
 
         written, problems = [], []
         for done in iter_stylize(look, list(names), folder, strength, finish, lambda source: name_for(Path(names[source])), reserve=reserve,
-                                 protect_skin=protect_skin, apply_to=apply_to):
+                                 protect_skin=protect_skin, apply_to=apply_to, brushwork=brushwork):
             if done.error:
                 problems.append(done.error.replace(done.source.name, names[done.source]))
             else:
@@ -348,7 +356,7 @@ class Session:
         return result, problems
 
     def render_clip(self, clip: Photo, look: Look, strength: float, finish: Finish, progress=None, cancel=None,
-                    protect_skin: float = 0.0, apply_to: str = "whole") -> Path:
+                    protect_skin: float = 0.0, apply_to: str = "whole", brushwork: float = 1.0) -> Path:
         """The clip with the look, as an H.264 MP4 (``video.stylize_video``: sound kept, nothing half-written);
         progress(done, total) as frames are encoded; set ``cancel`` to stop. Only the newest clip result is kept."""
         info = probe_video(clip.original, MAX_CLIP_SECONDS)
@@ -367,9 +375,10 @@ class Session:
                 progress(done, total)
 
         try:
-            with self.memory.reserve(render_cost(info)) if self.memory else nullcontext():
+            painting = 2 * BRUSHWORK_BYTES if look.brushwork is not None and brushwork > 0 else 0  # two frames painted at once
+            with self.memory.reserve(render_cost(info) + painting) if self.memory else nullcontext():
                 stylize_video(look, clip.original, target, strength, finish, watch, cancel, MAX_CLIP_SECONDS,
-                              protect_skin=protect_skin, apply_to=apply_to)
+                              protect_skin=protect_skin, apply_to=apply_to, brushwork=brushwork)
         except BaseException:
             self.discard(folder)
             raise

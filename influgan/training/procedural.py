@@ -22,6 +22,7 @@ import torch
 
 from ..looks.finishing import Finish
 from ..looks.look import Look
+from ..looks.painterly import Brushwork
 from ..looks.lut import LUT_SIZE, check_lut
 from ..learning.lut_torch import identity_lut
 
@@ -346,6 +347,60 @@ BUILTIN_RECIPES: dict[str, tuple[Recipe, Finish]] = {
         ],
         Finish(),
     ),
+    # painterly looks: a colour grade and a brushwork stage (looks/painterly.py), parameters chosen by hand and
+    # checked by eye on the example photos; nothing learned from anyone's pictures
+    "Oil paint": (
+        [
+            ("white_balance", {"temperature": 0.2, "tint": 0.02}),
+            ("tone_curve", {"contrast": 0.15, "lift": 0.05}),
+            ("saturation", {"amount": 1.2}),
+        ],
+        Finish(vignette_amount=0.15),
+    ),
+    "Watercolour": (
+        [
+            ("tone_curve", {"contrast": -0.1, "lift": 0.2, "white": 1.0}),
+            ("saturation", {"amount": 1.1}),
+        ],
+        Finish(),
+    ),
+    "Pencil sketch": (
+        [
+            ("black_and_white", {"filter_colour": (0.35, 0.45, 0.2)}),
+            ("tone_curve", {"contrast": 0.1, "lift": 0.2}),
+        ],
+        Finish(),
+    ),
+    "Pop-art halftone": (
+        [
+            ("tone_curve", {"contrast": 0.45}),
+            ("saturation", {"amount": 1.6}),
+        ],
+        Finish(),
+    ),
+    "Comic book": (
+        [
+            ("tone_curve", {"contrast": 0.25}),
+            ("saturation", {"amount": 1.35}),
+        ],
+        Finish(),
+    ),
+    "Retro": (
+        [
+            ("white_balance", {"temperature": 0.35, "tint": 0.12}),
+            ("tone_curve", {"contrast": 0.05, "fade": 0.14, "lift": 0.12, "white": 0.9}),
+            ("split_tone", {"shadows": (0.3, 0.45, 0.4), "highlights": (1.0, 0.85, 0.55), "amount": 0.4}),
+            ("saturation", {"amount": 0.7}),
+        ],
+        Finish(grain_amount=4.5, grain_size=0.002, grain_luma=0.6, vignette_amount=0.35, vignette_radius=0.5),
+    ),
+}
+BUILTIN_BRUSHWORK: dict[str, Brushwork] = {  # the painterly stage of a built-in look, by name
+    "Oil paint": Brushwork("oil", {"brush": 0.008, "impasto": 0.6, "length": 3.0}, "after"),
+    "Watercolour": Brushwork("watercolour", {"wash": 0.009, "edge_darkening": 0.6, "transparency": 0.5}, "after"),
+    "Pencil sketch": Brushwork("ink", {"line_strength": 0.75, "hatching": 0.7, "colour": 0.0, "paper": 0.5}, "after"),
+    "Pop-art halftone": Brushwork("halftone", {"dot_size": 0.008, "colour": 1.0, "softness": 0.1}, "after"),
+    "Comic book": Brushwork("cartoon", {"levels": 5.0}, "after"),
 }
 
 
@@ -356,7 +411,8 @@ def _slug(name: str) -> str:
 def builtin_looks() -> list[Look]:
     """The built-in looks (built on the fly from ``BUILTIN_RECIPES``)."""
     return [
-        Look(lut=build_lut(recipe), finish=finish, name=name, metadata={"source": "influgan.training.procedural", "recipe": recipe})
+        Look(lut=build_lut(recipe), finish=finish, name=name, metadata={"source": "influgan.training.procedural", "recipe": recipe},
+             brushwork=BUILTIN_BRUSHWORK.get(name))
         for name, (recipe, finish) in BUILTIN_RECIPES.items()
     ]
 
