@@ -212,7 +212,7 @@ def test_a_number_out_of_range_is_clamped_and_the_box_says_so(client):
     ("add_photos", '[[{"path": 5}], "Golden hour", 100, 0, 0, null]', "could not be read"),
     ("add_references", '[{"meta": 1}, null]', "could not be read"),
     ("upload_look", '[{"value": 1}, null]', "could not be read"),
-    ("choose_look", '[["<img src=x>"], 100, null]', "Choose a look"),
+    ("choose_look", '[["<img src=x>"], 100, null, 100]', "Choose a look"),
     ("preview_grain", '["Golden hour", 100, {"value": 5}, 0, null, 0, "whole"]', "Grain must be a number"),
 ])
 def test_a_malformed_call_gets_one_readable_line(url, api_name, data, named):
