@@ -2,9 +2,9 @@
 
 A thin layer over the ``influgan`` package: the handlers below turn UI inputs into package calls and return dicts
 of component updates; the ``gr.Blocks`` body is layout and event wiring. Each visitor has a ``Session``
-(``influgan/session.py``): their feed, photos and looks, in a private folder inside Gradio's cache (so results
+(``influgan/serving/session.py``): their feed, photos and looks, in a private folder inside Gradio's cache (so results
 are served as they are, never copied), deleted when Gradio drops the session. Image work shares one memory
-budget (``influgan/budget.py``). Runs offline and on a CPU.
+budget (``influgan/serving/budget.py``). Runs offline and on a CPU.
 
     pip install -r requirements.txt && python app.py        # then open http://127.0.0.1:7860
 """
@@ -33,14 +33,14 @@ from gradio.utils import get_upload_folder
 from PIL import Image
 
 import influgan
-from influgan.budget import BudgetTimeout, MemoryBudget
-from influgan.fingerprint import render_fingerprint
-from influgan.finishing import GRAIN_SLIDER_MAX
+from influgan.serving.budget import BudgetTimeout, MemoryBudget
+from influgan.learning.fingerprint import render_fingerprint
+from influgan.looks.finishing import GRAIN_SLIDER_MAX
 from influgan.images import MIN_REFERENCES, thumbnail
-from influgan.look import LOOK_FILE_SUFFIXES
-from influgan.outputs import OutputError
-from influgan.session import MAX_CLIP_SECONDS, Session, SessionClosed, SessionFull, SessionStore, process_root, sweep_files
-from influgan.video import VideoCancelled, VideoError
+from influgan.looks.look import LOOK_FILE_SUFFIXES
+from influgan.media.outputs import OutputError
+from influgan.serving.session import MAX_CLIP_SECONDS, Session, SessionClosed, SessionFull, SessionStore, process_root, sweep_files
+from influgan.media.video import VideoCancelled, VideoError
 
 try:  # ZeroGPU Spaces: run the fine-tune under @spaces.GPU; everywhere else plain CPU
     import spaces

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from influgan import certainty  # noqa: E402
+from influgan.learning import certainty  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 POOL, TESTS = 50, 6
@@ -46,7 +46,7 @@ FIELDS = ["set", "look", "seed", "n", "true", "estimate", "verdict", "seconds", 
 
 
 def dev_looks():
-    from influgan.pretrain import load_looks
+    from influgan.training.pretrain import load_looks
 
     return load_looks(sorted((SHARED / "looks").glob("*.cube")))
 
@@ -55,8 +55,8 @@ def heldout_looks(count: int):
     """One library look per family the shipped prior never saw (none of the 24 dev looks' families)."""
     import torch
 
-    from influgan.pretrain import LOOK_SIZE, look_family
-    from influgan.lut_torch import resample_lut
+    from influgan.training.pretrain import LOOK_SIZE, look_family
+    from influgan.learning.lut_torch import resample_lut
 
     seen = {look_family(path.stem) for path in (SHARED / "looks").glob("*.cube")}
     with np.load(SHARED / "looks-train" / "film_looks.npz", allow_pickle=False) as library:
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> None:
     from feedbench import ciede2000
     from influgan import FinetuneSettings, finetune
     from influgan.images import find_images
-    from influgan.prior import load_prior
+    from influgan.learning.prior import load_prior
 
     torch.set_num_threads(args.threads)
     if not SHARED.exists():

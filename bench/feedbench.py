@@ -14,9 +14,9 @@ and truth.
 Methods: identity (do nothing); mkl (global MKL, the color-matcher package); prior (the look prior alone);
 gan (the fine-tune from identity); prior+gan (the fine-tune from the prior: the default). A fine-tune method
 may end in /ADVERSARY (e.g. prior+gan/none) to set the adversary. For an honest score on looks the prior never
-saw, train priors on family folds (python -m influgan.pretrain --fold K/N --out ...foldK.safetensors) and pass
+saw, train priors on family folds (python -m influgan.training.pretrain --fold K/N --out ...foldK.safetensors) and pass
 --prior 'PATH_with_{fold}' --folds N: each look is then scored with the prior that left its family out
-(influgan.pretrain.family_fold). --library with --fold K/N scores every look of one fold's families, not only
+(influgan.training.pretrain.family_fold). --library with --fold K/N scores every look of one fold's families, not only
 the 24 of ../shared/data/looks.
 """
 from __future__ import annotations
@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT))
 
 from influgan import FinetuneSettings, finetune  # noqa: E402
 from influgan.images import find_images  # noqa: E402
-from influgan.lut_torch import apply_lut  # noqa: E402
-from influgan.pretrain import family_fold, load_looks, parse_fold  # noqa: E402
-from influgan.prior import LookPrior, load_prior  # noqa: E402
+from influgan.learning.lut_torch import apply_lut  # noqa: E402
+from influgan.training.pretrain import family_fold, load_looks, parse_fold  # noqa: E402
+from influgan.learning.prior import LookPrior, load_prior  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 REFERENCES, TESTS, SIDE = 12, 6, 512

@@ -11,7 +11,7 @@ values are drawn from the look's own seed:
 
 A reference is the photo resized to a longer side of 1080 px (Lanczos), styled by ``Look(L, finish).apply`` (reference
 i with grain seed i) and saved as a JPEG of quality 80 (4:2:0), as a feed saved from a social app. The fine-tune
-(``influgan.finetune``, default settings unless --set) reads the reference files, with the test photos at 1080 px as
+(``influgan.learning.finetune``, default settings unless --set) reads the reference files, with the test photos at 1080 px as
 content, and its look is scored: learned against true finishing, and colour: the mean CIEDE2000 of the look's
 colour alone (no finishing) against L on the test photos at 512 px (as bench/feedbench.py scores).
 
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from influgan import Finish, FinetuneSettings, Look, finetune, load_cube  # noqa: E402
-from influgan.finish_estimate import GRAIN_VISIBLE  # noqa: E402
+from influgan.learning.finish_estimate import GRAIN_VISIBLE  # noqa: E402
 from influgan.images import find_images  # noqa: E402
 
 from feedbench import REFERENCES, TESTS, apply_float, ciede2000, load_photo, look_seed, settings_overrides, to8  # noqa: E402

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from influgan import Finish, FinetuneSettings, Look, finetune, instant_look  # noqa: E402
-from influgan.lut import apply_lut_colours, apply_lut_image, identity_lut, pillow_lut  # noqa: E402
+from influgan.looks.lut import apply_lut_colours, apply_lut_image, identity_lut, pillow_lut  # noqa: E402
 
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
 
@@ -264,7 +264,7 @@ def video_vs_ffmpeg(repeats: int) -> None:
     """
     import imageio_ffmpeg
 
-    from influgan.video import X264_OPTIONS
+    from influgan.media.video import X264_OPTIONS
 
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     colour = Look(lut=Look.load(ROOT / "weights" / "looks" / "golden_hour.look").lut, name="golden hour colour")

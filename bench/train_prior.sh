@@ -3,7 +3,7 @@
 # scores: docs/experiments.md, "Run v2"; it has not beaten the shipped 24-look prior, weights/README.md):
 #   1. a base prior on procedural looks only (it has seen no film look, so every fold prior may start from it);
 #   2. from the base, a prior on procedural looks and the 217 film looks (the candidate for weights/), and with
-#      --folds N also N fold priors, fold K without the film families of fold K (influgan.pretrain.family_fold).
+#      --folds N also N fold priors, fold K without the film families of fold K (influgan.training.pretrain.family_fold).
 #      The runs of stage 2 run side by side, one thread each (on 2 cores as fast as one after another).
 #
 #   bench/train_prior.sh OUT_DIR [--folds N]   → OUT_DIR/base.safetensors, OUT_DIR/prior.safetensors, OUT_DIR/foldK.safetensors
@@ -19,7 +19,7 @@ threads=${THREADS:-1}
 base_steps=${BASE_STEPS:-1200}
 film_steps=${FILM_STEPS:-800}
 mkdir -p "$out"
-pretrain="python -m influgan.pretrain --photos ../shared/data/photos --device cpu"
+pretrain="python -m influgan.training.pretrain --photos ../shared/data/photos --device cpu"
 film="--looks ../shared/data/looks-train/film_looks.npz --init $out/base.safetensors --steps $film_steps --seed 1 --threads 1"
 
 [ -f "$out/base.safetensors" ] || $pretrain --threads "$threads" --steps "$base_steps" --seed 0 --out "$out/base.safetensors" > "$out/base.log"

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from influgan import load_image, save_image
 from influgan.images import thumbnail
-from influgan.look import Look
+from influgan.looks.look import Look
 
 ROOT = Path(__file__).resolve().parent
 # (source photo, crop box as fractions of width/height: left, top, right, bottom)

@@ -10,25 +10,22 @@
 Applying a look (``Look.load``, ``Look.apply``) needs NumPy and Pillow only; the training entry points
 (``finetune``, ``instant_look`` and their settings) import torch when first used.
 """
-__version__ = "0.1.0"
-
 import importlib
-import sys
-import types
 
-from .cube import CubeError, load_cube, save_cube
-from .finishing import Finish
-from .hald import HaldError, load_hald, save_hald
+from .looks.cube import CubeError, load_cube, save_cube
+from .looks.finishing import Finish
+from .looks.hald import HaldError, load_hald, save_hald
 from .images import ImageError, load_image, save_image
-from .look import Look, LookError
+from .looks.look import Look, LookError
+from .version import __version__
 
 _TRAINING = {  # name → the module that defines it; imported (with torch) on first use
-    "FinetuneCancelled": "finetune",
-    "FinetuneSettings": "finetune",
-    "StepReport": "finetune",
-    "finetune": "finetune",
-    "finetune_steps": "finetune",
-    "instant_look": "prior",
+    "FinetuneCancelled": "learning.finetune",
+    "FinetuneSettings": "learning.finetune",
+    "StepReport": "learning.finetune",
+    "finetune": "learning.finetune",
+    "finetune_steps": "learning.finetune",
+    "instant_look": "learning.prior",
 }
 
 __all__ = [
@@ -60,13 +57,3 @@ def __getattr__(name: str):
     globals()[name] = value
     return value
 
-
-class _Package(types.ModuleType):
-    def __setattr__(self, name: str, value) -> None:
-        # Importing the submodule influgan.finetune would bind it over the function influgan.finetune.
-        if name == "finetune" and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -12,14 +12,14 @@ import sys
 import time
 from pathlib import Path
 
-from .cube import MAX_CUBE_SIZE, MIN_CUBE_SIZE, CubeError
-from .hald import DEFAULT_LEVEL, HALD_LEVELS
+from .looks.cube import MAX_CUBE_SIZE, MIN_CUBE_SIZE, CubeError
+from .looks.hald import DEFAULT_LEVEL, HALD_LEVELS
 from .images import IMAGE_SUFFIXES, ImageError, find_images, load_training_images
-from .look import Look, LookError
-from .lut import MAX_STRENGTH
-from .outputs import OutputError, check_output_file, check_output_folder, plan_outputs, write_atomically
-from .stylize import iter_stylize, same_format_name
-from .video import VideoError, find_media, is_video, mp4_name, stylize_video
+from .looks.look import Look, LookError
+from .looks.lut import MAX_STRENGTH
+from .media.outputs import OutputError, check_output_file, check_output_folder, plan_outputs, write_atomically
+from .media.stylize import iter_stylize, same_format_name
+from .media.video import VideoError, find_media, is_video, mp4_name, stylize_video
 
 USER_ERRORS = (ImageError, LookError, CubeError, OutputError, ValueError, FileNotFoundError)
 
@@ -47,7 +47,7 @@ def _load_many(files: list[Path], what: str) -> list:
 
 
 def cmd_finetune(args: argparse.Namespace) -> None:
-    from .finetune import MAX_REFERENCES, MIN_REFERENCES, FinetuneSettings, finetune
+    from .learning.finetune import MAX_REFERENCES, MIN_REFERENCES, FinetuneSettings, finetune
 
     files = find_images(args.refs)
     if len(files) > MAX_REFERENCES:  # refused before loading: which 50 show the look best is the user's choice
@@ -173,7 +173,7 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def _add_finetune_arguments(p: argparse.ArgumentParser) -> None:
-    from .finetune import ADVERSARIES, STARTS, FinetuneSettings  # imports torch: only when finetune is the command
+    from .learning.finetune import ADVERSARIES, STARTS, FinetuneSettings  # imports torch: only when finetune is the command
 
     p.add_argument("--refs", nargs="+", required=True, metavar="PATH", help="reference photos (files or folders)")
     p.add_argument("--content", nargs="+", metavar="PATH", help="plain photos to learn the mapping from (default: the shipped examples)")

@@ -9,9 +9,12 @@ import json
 import os
 from pathlib import Path
 
-import torch
+from typing import TYPE_CHECKING
+
 from safetensors import safe_open
-from safetensors.torch import save_file
+
+if TYPE_CHECKING:  # torch is imported by the functions that need it: reading WEIGHTS_DIR must not pull it in
+    import torch
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 REPO_VARIABLE = "INFLUGAN_WEIGHTS_REPO"
@@ -28,12 +31,14 @@ def weights_path(filename: str) -> Path:
     return Path(hf_hub_download(repo_id=repo, filename=filename, revision=revision))
 
 
-def save_weights(path: str | os.PathLike, tensors: dict[str, torch.Tensor], config: dict, metadata: dict | None = None) -> None:
+def save_weights(path: str | os.PathLike, tensors: dict[str, "torch.Tensor"], config: dict, metadata: dict | None = None) -> None:
     """Write network weights as safetensors, with the network's ``config`` (JSON) and ``metadata`` in the header.
 
     Floating-point tensors are stored as float16 (half the file; predictions move by ~0.01 ΔE at most); loading
     casts them back to the network's float32.
     """
+    from safetensors.torch import save_file
+
     header = {"config": json.dumps(config), **{k: str(v) for k, v in (metadata or {}).items()}}
     stored = {k: (v.half() if v.is_floating_point() else v).detach().contiguous() for k, v in tensors.items()}
     save_file(stored, str(path), metadata=header)
@@ -49,7 +54,7 @@ def load_network(cls, path: str | os.PathLike, features: int, what: str, buffers
         config = json.loads((file.metadata() or {}).get("config", "{}"))
         tensors = {key: file.get_tensor(key) for key in file.keys()}
     if config.pop("features", None) != features:
-        raise ValueError(f"{path}: {what} for another feature set; retrain it with python -m influgan.pretrain")
+        raise ValueError(f"{path}: {what} for another feature set; retrain it with python -m influgan.training.pretrain")
     try:
         network = cls(**config)
     except TypeError as error:

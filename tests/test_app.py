@@ -15,7 +15,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 from app_server import running_app  # noqa: E402
-from influgan.look import Look  # noqa: E402
+from influgan.looks.look import Look  # noqa: E402
 
 STEPS = 10
 
@@ -213,7 +213,7 @@ def test_a_hald_clut_travels_both_ways(url, client):
     dropdown = visitor.predict(handle_file(hald), api_name="/upload_look")
     back = Look.load(hald)
     original = Look.load(next(p for p in downloads if p.endswith(".look")))
-    from influgan.lut import resample_lut
+    from influgan.looks.lut import resample_lut
 
     assert back.lut.shape == (64, 64, 64, 3) and dropdown["value"] == back.name
     assert np.abs(resample_lut(back.lut, 33) - original.lut).max() < 2 / 255  # 8-bit entries
@@ -251,8 +251,9 @@ def test_a_clip_that_is_not_one_is_named(url, tmp_path):
 def test_a_learned_grain_and_vignette_show_on_the_sliders_and_stay_in_the_look_file(url, tmp_path, monkeypatch):
     from test_finish_estimate import jpeg_feed
 
-    from influgan import Finish, finish_estimate
-    from influgan.finishing import GRAIN_SLIDER_MAX
+    from influgan import Finish
+    from influgan.learning import finish_estimate
+    from influgan.looks.finishing import GRAIN_SLIDER_MAX
 
     flat = {"black": np.zeros(finish_estimate.RADIAL_BINS), "white": np.zeros(finish_estimate.RADIAL_BINS)}
     monkeypatch.setattr(finish_estimate, "load_natural_texture", lambda: flat)  # synthetic scenes: no lens falloff

@@ -23,7 +23,7 @@ from gradio_client.exceptions import AppError  # noqa: E402
 
 from app_server import running_app  # noqa: E402
 from influgan.images import save_image  # noqa: E402
-from influgan.look import Look  # noqa: E402
+from influgan.looks.look import Look  # noqa: E402
 from test_app import value  # noqa: E402
 
 STEPS = 10

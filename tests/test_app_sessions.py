@@ -21,8 +21,8 @@ import httpx  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 from app_server import running_app  # noqa: E402
-from influgan.look import Look  # noqa: E402
-from influgan.networks import LookGenerator  # noqa: E402
+from influgan.looks.look import Look  # noqa: E402
+from influgan.learning.networks import LookGenerator  # noqa: E402
 from test_app import value  # noqa: E402
 
 STEPS = 10
@@ -215,7 +215,7 @@ def test_repeated_downloads_do_not_fill_the_disk(url, tmp_path, app):
 
 
 def test_stale_session_folders_are_cleaned_at_start_up(tmp_path):
-    from influgan.session import process_root
+    from influgan.serving.session import process_root
 
     dead = tmp_path / "999999999-1"  # a process id that cannot be running
     (dead / "abc").mkdir(parents=True)

@@ -11,9 +11,9 @@ from PIL import Image
 
 from conftest import synthetic_photo
 from influgan import Look
-from influgan.cube import load_cube
-from influgan.lut import apply_lut_colours
-from influgan.lut_torch import identity_lut
+from influgan.looks.cube import load_cube
+from influgan.looks.lut import apply_lut_colours
+from influgan.learning.lut_torch import identity_lut
 
 ROOT = Path(__file__).resolve().parent.parent
 

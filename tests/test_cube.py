@@ -4,8 +4,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from influgan.cube import MAX_LINE_CHARS, CubeError, format_cube, load_cube, parse_cube, save_cube
-from influgan.lut import apply_lut_colours, identity_lut
+from influgan.looks.cube import MAX_LINE_CHARS, CubeError, format_cube, load_cube, parse_cube, save_cube
+from influgan.looks.lut import apply_lut_colours, identity_lut
 
 
 def cube_text(size=2, rows=None, header=""):

@@ -6,7 +6,7 @@ import torch
 
 from conftest import synthetic_photo
 from influgan import FinetuneCancelled, FinetuneSettings, Look, finetune, finetune_steps
-from influgan.lut_torch import identity_lut
+from influgan.learning.lut_torch import identity_lut
 
 FAST = dict(steps=40, thumb_size=64, colour_samples=1024)
 
@@ -100,7 +100,7 @@ def test_a_strip_thin_reference_is_refused_with_a_clear_error(photos):
 
 
 def test_anchor_trust_is_high_for_a_start_that_explains_the_references_and_low_for_one_that_does_not(photos):
-    from influgan.finetune import anchor_trust, scene_noise
+    from influgan.learning.finetune import anchor_trust, scene_noise
     from influgan.images import image_to_tensor
 
     references = [image_to_tensor(image) for image in feed(8)]
@@ -115,7 +115,7 @@ def test_anchor_trust_is_high_for_a_start_that_explains_the_references_and_low_f
 
 
 def test_scene_noise_is_steady_across_seeds_and_grows_with_scene_differences():
-    from influgan.finetune import scene_noise
+    from influgan.learning.finetune import scene_noise
     from influgan.images import image_to_tensor
 
     references = [image_to_tensor(image) for image in feed(12)]
@@ -171,7 +171,8 @@ def finished_feed(finish, count=8):
 
 
 def test_the_feeds_grain_and_vignette_are_learned_and_its_colours_read_without_the_vignette(photos, monkeypatch):
-    from influgan import Finish, finish_estimate
+    from influgan import Finish
+    from influgan.learning import finish_estimate
 
     flat = {"black": np.zeros(finish_estimate.RADIAL_BINS), "white": np.zeros(finish_estimate.RADIAL_BINS)}
     monkeypatch.setattr(finish_estimate, "load_natural_texture", lambda: flat)  # synthetic scenes: no lens falloff

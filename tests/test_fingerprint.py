@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from influgan.fingerprint import fingerprint, kmeans, render_fingerprint, render_histograms, render_palette
+from influgan.learning.fingerprint import fingerprint, kmeans, render_fingerprint, render_histograms, render_palette
 
 
 def test_smoke_and_shapes(photos):

@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 from influgan import Finish, Look
-from influgan import finish_estimate
-from influgan.finish_estimate import estimate_finish, read_texture, remove_vignette
+from influgan.learning import finish_estimate
+from influgan.learning.finish_estimate import estimate_finish, read_texture, remove_vignette
 
 
 def scene(seed: int, size=(720, 480)) -> Image.Image:

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from skimage.color import rgb2lab
 
-from influgan.finishing import (
+from influgan.looks.finishing import (
     GRAIN_SLIDER_MAX,
     Finish,
     _resampling_gain,
@@ -48,7 +48,7 @@ def test_applying_a_finish_does_not_import_torch():
     # torch made unimportable: any import of it on the way fails loudly
     code = (
         "import sys; sys.modules['torch'] = None; "
-        "from influgan import finishing; "
+        "from influgan.looks import finishing; "
         "from PIL import Image; finish = finishing.Finish(grain_amount=5, vignette_amount=0.4); "
         "out = finishing.finish_image(Image.new('RGB', (300, 200), (90, 120, 200)), finish); "
         "del sys.modules['torch']; print(out.size, sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))"
@@ -205,8 +205,8 @@ def test_look_files_from_before_the_l_star_unit_are_converted(tmp_path):
 
     from safetensors.torch import save
 
-    from influgan.look import Look
-    from influgan.lut_torch import identity_lut
+    from influgan.looks.look import Look
+    from influgan.learning.lut_torch import identity_lut
 
     header = {"format": "influgan.look", "version": "0.1.0", "name": "Old grainy", "finish_fields": list(Finish().to_dict())}
     finish = torch.tensor([0.05, 0.002, 0.7, 0.3, 0.5])  # version 1: grain std 0.05 of the code range

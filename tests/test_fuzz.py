@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import synthetic_photo
-from influgan.cube import CubeError, format_cube, load_cube, parse_cube
+from influgan.looks.cube import CubeError, format_cube, load_cube, parse_cube
 from influgan.images import ImageError, load_image
-from influgan.look import Look, LookError
-from influgan.lut import ENTRY_MAX, ENTRY_MIN, identity_lut
+from influgan.looks.look import Look, LookError
+from influgan.looks.lut import ENTRY_MAX, ENTRY_MIN, identity_lut
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 SECONDS = 5.0  # far above what any single input takes; a slower one counts as a hang

@@ -23,11 +23,11 @@ from PIL import Image
 
 from conftest import png_bytes, synthetic_photo
 from influgan import FinetuneSettings, Look, finetune
-from influgan.cube import MAX_CUBE_BYTES, MAX_CUBE_LINES, CubeError, load_cube, parse_cube
-from influgan.finishing import Finish
+from influgan.looks.cube import MAX_CUBE_BYTES, MAX_CUBE_LINES, CubeError, load_cube, parse_cube
+from influgan.looks.finishing import Finish
 from influgan.images import ImageError, load_image, load_training_image, open_image
-from influgan.look import LookError
-from influgan.lut_torch import identity_lut
+from influgan.looks.look import LookError
+from influgan.learning.lut_torch import identity_lut
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,7 +71,7 @@ MEMORY_PROBE = """
 import resource, sys, torch
 from influgan import Look, load_image, save_image
 from influgan.images import load_training_image
-from influgan.lut import identity_lut
+from influgan.looks.lut import identity_lut
 torch.set_num_threads(2)
 peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 base = peak()

@@ -17,8 +17,8 @@ import PyOpenColorIO as ocio
 import pytest
 from PIL import Image
 
-from influgan.finishing import Finish
-from influgan.look import Look
+from influgan.looks.finishing import Finish
+from influgan.looks.look import Look
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILTIN = sorted((ROOT / "weights" / "looks").glob("*.look"))

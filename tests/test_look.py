@@ -8,11 +8,11 @@ import torch
 from PIL import Image
 from safetensors.torch import save
 
-from influgan.cube import CubeError, load_cube
-from influgan.finishing import Finish
-from influgan.look import Look, LookError
-from influgan.lut import apply_lut_colours, identity_lut
-from influgan.lut_torch import apply_lut
+from influgan.looks.cube import CubeError, load_cube
+from influgan.looks.finishing import Finish
+from influgan.looks.look import Look, LookError
+from influgan.looks.lut import apply_lut_colours, identity_lut
+from influgan.learning.lut_torch import apply_lut
 
 
 def warm_look() -> Look:

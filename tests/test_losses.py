@@ -3,8 +3,8 @@ import pytest
 import torch
 from skimage.color import rgb2lab
 
-from influgan.losses import lut_monotonicity, lut_range, lut_smoothness, rgb_to_lab, sliced_wasserstein
-from influgan.lut_torch import identity_lut
+from influgan.learning.losses import lut_monotonicity, lut_range, lut_smoothness, rgb_to_lab, sliced_wasserstein
+from influgan.learning.lut_torch import identity_lut
 
 
 def test_rgb_to_lab_matches_scikit_image():

@@ -3,10 +3,10 @@ import pytest
 import torch
 from PIL import Image
 
-from influgan import lut as numpy_lut
+from influgan.looks import lut as numpy_lut
 from influgan.images import image_to_tensor
-from influgan.lut import apply_lut_image, check_lut
-from influgan.lut_torch import apply_lut, apply_lut_colours, blend_lut, identity_lut, resample_lut
+from influgan.looks.lut import apply_lut_image, check_lut
+from influgan.learning.lut_torch import apply_lut, apply_lut_colours, blend_lut, identity_lut, resample_lut
 
 
 def reference_trilinear(rgb: np.ndarray, lut: np.ndarray) -> np.ndarray:

@@ -1,8 +1,8 @@
 import torch
 
 from influgan import Finish
-from influgan.lut_torch import apply_lut, identity_lut
-from influgan.networks import LookGenerator
+from influgan.learning.lut_torch import apply_lut, identity_lut
+from influgan.learning.networks import LookGenerator
 
 
 def test_fresh_generator_is_identity():

@@ -9,11 +9,11 @@ from PIL import Image
 from safetensors import safe_open
 
 from conftest import synthetic_photo
-from influgan.cube import save_cube
+from influgan.looks.cube import save_cube
 from influgan.images import image_to_tensor
-from influgan.lut_torch import apply_lut_colours, identity_lut, resample_lut
-from influgan.lut import pillow_lut
-from influgan.pretrain import (
+from influgan.learning.lut_torch import apply_lut_colours, identity_lut, resample_lut
+from influgan.looks.lut import pillow_lut
+from influgan.training.pretrain import (
     FEED_REFERENCES,
     HELD_OUT,
     LOOK_SIZE,
@@ -38,8 +38,8 @@ from influgan.pretrain import (
     turned,
     vary_look,
 )
-from influgan.prior import FEATURE_PIXELS, READ_SIZE, LookPrior, PhotoBank, reading_size
-from influgan.procedural import white_balance
+from influgan.learning.prior import FEATURE_PIXELS, READ_SIZE, LookPrior, PhotoBank, reading_size
+from influgan.training.procedural import white_balance
 
 LIBRARY = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "looks-train" / "film_looks.npz"
 
@@ -271,7 +271,7 @@ def test_the_cli_records_command_commit_data_and_what_it_started_from(tmp_path):
     main(small + ["--init", str(first), "--feed-share", "1", "--out", str(second)])
     with safe_open(str(second), framework="pt") as file:
         metadata = file.metadata()
-    assert metadata["command"].startswith("python -m influgan.pretrain --photos") and "--init" in metadata["command"]
+    assert metadata["command"].startswith("python -m influgan.training.pretrain --photos") and "--init" in metadata["command"]
     assert re.fullmatch(r"[0-9a-f]{40}( \(uncommitted changes\))?|unknown", metadata["commit"])
     assert metadata["init_sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
     assert float(metadata["final_loss"]) > 0 and metadata["init_command"].endswith(str(first))

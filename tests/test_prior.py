@@ -6,10 +6,10 @@ from safetensors.torch import save_file
 from conftest import synthetic_photo
 from influgan import FinetuneSettings, finetune
 from influgan.images import image_to_tensor, thumbnail
-from influgan.lut_torch import identity_lut, resample_lut
-from influgan import prior as prior_module
-from influgan.pretrain import LOOK_SIZE, prediction_error, sample_look, sample_tasks, train
-from influgan.prior import FEATURE_PIXELS, FEATURES, LookPrior, PhotoBank, crop_pixels, load_prior, pixel_features
+from influgan.learning.lut_torch import identity_lut, resample_lut
+from influgan.learning import prior as prior_module
+from influgan.training.pretrain import LOOK_SIZE, prediction_error, sample_look, sample_tasks, train
+from influgan.learning.prior import FEATURE_PIXELS, FEATURES, LookPrior, PhotoBank, crop_pixels, load_prior, pixel_features
 from influgan.weights import weights_path
 
 

@@ -3,10 +3,10 @@ import json
 import pytest
 import torch
 
-from influgan import procedural
-from influgan.look import Look
-from influgan.lut_torch import identity_lut
-from influgan.procedural import (
+from influgan.training import procedural
+from influgan.looks.look import Look
+from influgan.learning.lut_torch import identity_lut
+from influgan.training.procedural import (
     BUILTIN_RECIPES,
     black_and_white,
     build_lut,

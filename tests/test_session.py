@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from influgan.budget import BudgetTimeout, MemoryBudget, decode_cost
-from influgan.session import Session, SessionClosed, SessionFull, SessionStore, process_root, sweep_files
+from influgan.serving.budget import BudgetTimeout, MemoryBudget, decode_cost
+from influgan.serving.session import Session, SessionClosed, SessionFull, SessionStore, process_root, sweep_files
 from conftest import png_bytes, synthetic_photo
 
 

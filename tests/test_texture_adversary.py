@@ -3,8 +3,8 @@ import torch
 from test_finish_estimate import jpeg_feed, scene
 
 from influgan import Finish
-from influgan.finish_estimate import read_texture
-from influgan.texture_adversary import FinishAdversary
+from influgan.learning.finish_estimate import read_texture
+from influgan.learning.texture_adversary import FinishAdversary
 
 
 def adversary_for(finish: Finish) -> FinishAdversary:

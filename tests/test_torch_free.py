@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from conftest import synthetic_photo
-from influgan.finishing import Finish
-from influgan.look import Look
-from influgan.lut import identity_lut
+from influgan.looks.finishing import Finish
+from influgan.looks.look import Look
+from influgan.looks.lut import identity_lut
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,13 +50,13 @@ def test_stylize_and_look_files_never_import_torch(tmp_path):
 def test_training_entry_points_load_on_first_use():
     probe = (
         "import sys, influgan; before = 'torch' in sys.modules; "
-        "from influgan.finetune import MAX_REFERENCES; "  # the submodule influgan.finetune must not hide the function
+        "from influgan.learning.finetune import MAX_REFERENCES; "  # importing the module must not hide the function influgan.finetune
         "print(before, callable(influgan.finetune), influgan.finetune.__module__, influgan.instant_look.__module__, "
         "influgan.FinetuneSettings().steps > 0)"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "True", "influgan.finetune", "influgan.prior", "True"]
+    assert result.stdout.split() == ["False", "True", "influgan.learning.finetune", "influgan.learning.prior", "True"]
 
 
 def test_the_app_serves_stylize_without_torch(tmp_path):

@@ -20,9 +20,9 @@ from PIL import Image
 
 from conftest import synthetic_photo
 from influgan import Finish, Look
-from influgan.lut import identity_lut
-from influgan.outputs import OutputError
-from influgan.video import VideoCancelled, VideoError, first_frame, probe_video, stylize_video
+from influgan.looks.lut import identity_lut
+from influgan.media.outputs import OutputError
+from influgan.media.video import VideoCancelled, VideoError, first_frame, probe_video, stylize_video
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

@@ -25,18 +25,18 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .images import MAX_REFERENCES, MIN_REFERENCES, check_training_size, image_to_tensor, load_image, load_training_image, thumbnail
-from .look import Look
+from ..images import MAX_REFERENCES, MIN_REFERENCES, check_training_size, image_to_tensor, load_image, load_training_image, thumbnail
+from ..looks.look import Look
 from .losses import lut_monotonicity, lut_range, lut_smoothness, rgb_to_lab, sliced_wasserstein
 from .lut_torch import apply_lut_colours
 from .natural import load_histogram, sample_colours
 from .networks import LookGenerator
 from .texture_adversary import FinishAdversary
 from .finish_estimate import estimate_finish, read_texture, remove_vignette
-from .finishing import Finish
+from ..looks.finishing import Finish
 from .certainty import read_certainty
 from .prior import READ_SIZE, LookPrior, load_prior, reading_size
-from .weights import WEIGHTS_DIR
+from ..weights import WEIGHTS_DIR
 
 ADVERSARIES = ("none", "texture")
 STARTS = ("prior", "identity")

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ContextManager, Iterator, Sequence
 
-from .finishing import Finish
-from .images import ImageError, load_image, open_image, save_image
-from .look import Look
+from ..looks.finishing import Finish
+from ..images import ImageError, load_image, open_image, save_image
+from ..looks.look import Look
 from .outputs import plan_outputs, write_atomically
 
 KEEP_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .images import DECODE_ERRORS, read_capped
+from ..images import DECODE_ERRORS, read_capped
 from .lut import MAX_LUT_SIZE, apply_lut_colours, check_lut, identity_lut
 
 HALD_LEVELS = range(2, 17)

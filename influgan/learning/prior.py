@@ -22,12 +22,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
-from .images import image_to_tensor, thumbnail
-from .look import Look
+from ..images import image_to_tensor, thumbnail
+from ..looks.look import Look
 from .losses import rgb_to_lab
-from .lut import LUT_SIZE
+from ..looks.lut import LUT_SIZE
 from .lut_torch import identity_lut, resample_lut
-from .weights import load_network, save_weights, weights_path
+from ..weights import load_network, save_weights, weights_path
 
 PRIOR_FILE = "prior.safetensors"
 FEATURE_PIXELS = 2048  # pixels each reference is described by

@@ -21,11 +21,11 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as load_safetensors
 from safetensors.numpy import save as save_safetensors
 
-from . import __version__
+from ..version import __version__
 from .cube import MAX_CUBE_SIZE, MIN_CUBE_SIZE, load_cube, save_cube
 from .finishing import FINISH_VERSION, Finish, Finisher, map_strips
 from .hald import DEFAULT_LEVEL, HaldError, load_hald, save_hald
-from .images import read_capped
+from ..images import read_capped
 from .lut import ENTRY_MAX, ENTRY_MIN, blend_lut, check_lut, identity_lut, pillow_lut, resample_lut
 
 LOOK_SUFFIX = ".look"

@@ -8,7 +8,7 @@ input untouched. Parameters at their defaults give back the input.
     lut = split_tone(tone_curve(identity_lut(), contrast=0.3), shadows=(0.0, 0.5, 0.6), highlights=(1.0, 0.6, 0.3))
     lut = build_lut(random_recipe(torch.Generator().manual_seed(7)))   # a random, reproducible look
 
-``python -m influgan.procedural --out weights/looks`` writes the built-in looks as ``.look`` files.
+``python -m influgan.training.procedural --out weights/looks`` writes the built-in looks as ``.look`` files.
 """
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ from typing import Callable, Sequence
 
 import torch
 
-from .finishing import Finish
-from .look import Look
-from .lut import LUT_SIZE, check_lut
-from .lut_torch import identity_lut
+from ..looks.finishing import Finish
+from ..looks.look import Look
+from ..looks.lut import LUT_SIZE, check_lut
+from ..learning.lut_torch import identity_lut
 
 # Rec. 709 luma weights
 LUMA = (0.2126, 0.7152, 0.0722)
@@ -356,13 +356,13 @@ def _slug(name: str) -> str:
 def builtin_looks() -> list[Look]:
     """The built-in looks (built on the fly from ``BUILTIN_RECIPES``)."""
     return [
-        Look(lut=build_lut(recipe), finish=finish, name=name, metadata={"source": "influgan.procedural", "recipe": recipe})
+        Look(lut=build_lut(recipe), finish=finish, name=name, metadata={"source": "influgan.training.procedural", "recipe": recipe})
         for name, (recipe, finish) in BUILTIN_RECIPES.items()
     ]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m influgan.procedural", description="Write the built-in procedural looks.")
+    parser = argparse.ArgumentParser(prog="python -m influgan.training.procedural", description="Write the built-in procedural looks.")
     parser.add_argument("--out", default="weights/looks", help="folder for the .look files")
     args = parser.parse_args(argv)
     out = Path(args.out)

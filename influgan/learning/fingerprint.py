@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .images import thumbnail
+from ..images import thumbnail
 
 LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 THUMB_SIZE = 96  # longer side of the thumbnails the fingerprint is computed on

@@ -12,7 +12,7 @@ from collections import deque
 from contextlib import contextmanager
 from typing import Iterator
 
-from .images import open_image
+from ..images import open_image
 
 BYTES_PER_PIXEL = 4  # RGBA, 8 bits a channel: what Pillow holds per decoded pixel
 JPEG_DRAFT_SCALE = 8  # a JPEG decodes at up to 1/8 of its size a side when a smaller one is asked for

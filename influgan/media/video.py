@@ -31,10 +31,10 @@ import numpy as np
 from av.video.reformatter import Interpolation
 from PIL import Image
 
-from .finishing import Finish
-from .images import IMAGE_SUFFIXES, ImageError
-from .look import Look
-from .lut import MAX_STRENGTH
+from ..looks.finishing import Finish
+from ..images import IMAGE_SUFFIXES, ImageError
+from ..looks.look import Look
+from ..looks.lut import MAX_STRENGTH
 from .outputs import check_output_file, write_atomically
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv")

@@ -4,9 +4,9 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .finishing import Finish
-from .look import Look
-from .lut import LUT_SIZE
+from ..looks.finishing import Finish
+from ..looks.look import Look
+from ..looks.lut import LUT_SIZE
 from .lut_torch import identity_lut, resample_lut
 
 

@@ -13,8 +13,8 @@ everywhere): mean CIE76 ΔE in CIELAB.
 Tasks are drawn a batch at a time on the training device (the photos live there in one padded tensor); the
 looks are drawn on the CPU, in ``--workers`` background processes when asked, so a GPU is kept busy.
 
-    python -m influgan.pretrain --photos ../shared/data/photos --looks ../shared/data/looks   # ~23 min on 2 CPU cores
-    python -m influgan.pretrain --photos ../shared/data/photos --looks ../shared/data/looks --steps 1900 \
+    python -m influgan.training.pretrain --photos ../shared/data/photos --looks ../shared/data/looks   # ~23 min on 2 CPU cores
+    python -m influgan.training.pretrain --photos ../shared/data/photos --looks ../shared/data/looks --steps 1900 \
         --tasks 256 --repeats 4 --threads 1 --device cuda --workers 2      # the shipped prior (weights/README.md)
 
 Seeded and reproducible for a given device, thread count and worker count; ``--exclude`` and ``--fold`` leave
@@ -39,14 +39,14 @@ from PIL import Image, ImageFilter
 from safetensors import safe_open
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .cube import load_cube
-from .images import find_images, load_image, thumbnail
-from .losses import rgb_to_lab
-from .lut_torch import apply_lut_colours, blend_lut, identity_lut, resample_lut
-from .lut import pillow_lut
-from .prior import FEATURE_PIXELS, PRIOR_FILE, READ_SIZE, LookPrior, PhotoBank, crop_pixels, pixel_features, reading_size
+from ..looks.cube import load_cube
+from ..images import find_images, load_image, thumbnail
+from ..learning.losses import rgb_to_lab
+from ..learning.lut_torch import apply_lut_colours, blend_lut, identity_lut, resample_lut
+from ..looks.lut import pillow_lut
+from ..learning.prior import FEATURE_PIXELS, PRIOR_FILE, READ_SIZE, LookPrior, PhotoBank, crop_pixels, pixel_features, reading_size
 from .procedural import build_lut, hue_rotation_matrix, random_recipe
-from .weights import WEIGHTS_DIR
+from ..weights import WEIGHTS_DIR
 
 LOOK_SIZE = 33  # every look is handed to training at this size (procedural ones are built at 17: 33 refines it exactly)
 MAX_REFERENCES, HELD_OUT, HELD_OUT_PIXELS, RANDOM_COLOURS = 24, 4, 1024, 512
@@ -436,7 +436,7 @@ def train(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m influgan.pretrain", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m influgan.training.pretrain", description=__doc__.split("\n")[0])
     parser.add_argument("--photos", nargs="+", required=True, help="folders of ordinary photos")
     parser.add_argument("--looks", nargs="*", default=[], help=".cube files or folders, .npz look libraries (none: procedural looks only)")
     parser.add_argument("--exclude", default="", help="comma-separated look names to leave out")
@@ -482,7 +482,7 @@ def main(argv: list[str] | None = None) -> None:
                   feed_photos=feed_photos, feed_share=args.feed_share, history=history,
                   init=LookPrior.load(args.init) if args.init else None)
     metadata = {
-        "command": "python -m influgan.pretrain " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m influgan.training.pretrain " + " ".join(argv if argv is not None else sys.argv[1:]),
         "commit": commit,
         "data_sha256": hashlib.sha256(manifest.encode()).hexdigest(),
         "steps": args.steps,

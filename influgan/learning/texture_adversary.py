@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 from .finish_estimate import TILE, _UNIT_TONE, ReferenceTexture, _detrend, through_jpeg
-from .finishing import Finish, grain_field, grain_tone_table
+from ..looks.finishing import Finish, grain_field, grain_tone_table
 
 SIZES = np.exp(np.linspace(math.log(0.0006), math.log(0.01), 9))  # the grid the size moves along
 

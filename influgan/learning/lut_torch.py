@@ -9,8 +9,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import lut as numpy_lut
-from .lut import LUT_SIZE, MAX_STRENGTH
+from ..looks import lut as numpy_lut
+from ..looks.lut import LUT_SIZE, MAX_STRENGTH
 
 
 def identity_lut(size: int = LUT_SIZE, dtype: torch.dtype = torch.float32) -> torch.Tensor:

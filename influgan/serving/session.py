@@ -26,12 +26,12 @@ from typing import ContextManager, Iterator, Sequence
 from PIL import Image
 
 from .budget import MemoryBudget, decode_cost
-from .finishing import Finish
-from .images import MAX_REFERENCES, ImageError, check_training_size, load_image, load_training_images, save_image, thumbnail
-from .look import Look
-from .outputs import fit_name
-from .stylize import iter_stylize, share_name
-from .video import VideoError, first_frame, is_video, probe_video, render_cost, stylize_video
+from ..looks.finishing import Finish
+from ..images import MAX_REFERENCES, ImageError, check_training_size, load_image, load_training_images, save_image, thumbnail
+from ..looks.look import Look
+from ..media.outputs import fit_name
+from ..media.stylize import iter_stylize, share_name
+from ..media.video import VideoError, first_frame, is_video, probe_video, render_cost, stylize_video
 
 DISK_BUDGET = 1536 * 2**20  # bytes a visitor's folder may hold: 30 phone photos or a few clips, previews and results
 KEEP_PREVIEWS = 4  # rendered previews kept per kind: the browser may still be fetching the one before the last

@@ -31,9 +31,9 @@ import numpy as np
 from PIL import Image
 from safetensors.numpy import load_file, save_file
 
-from .finishing import Finish, grain_field, grain_tone_table, radial_falloff, vignette_falloff
-from .images import ImageError, check_training_size, find_images, load_image, open_image, thumbnail
-from .weights import WEIGHTS_DIR, weights_path
+from ..looks.finishing import Finish, grain_field, grain_tone_table, radial_falloff, vignette_falloff
+from ..images import ImageError, check_training_size, find_images, load_image, open_image, thumbnail
+from ..weights import WEIGHTS_DIR, weights_path
 
 NATURAL_TEXTURE = "natural_texture.safetensors"
 TEXTURE_SIDE = 1600  # references are read at their own size up to this longer side (larger ones are shrunk to it)

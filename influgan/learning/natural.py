@@ -4,7 +4,7 @@ A dozen references say little about which colours their un-styled scenes had; th
 this large pool of ordinary colours (plus the user's own photos) instead of from a few photos alone. Only the
 histogram is shipped, never a photo.
 
-Build it (needs the photo collection): ``python -m influgan.natural PHOTO_DIR... --out weights/natural_colours.safetensors``
+Build it (needs the photo collection): ``python -m influgan.learning.natural PHOTO_DIR... --out weights/natural_colours.safetensors``
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .images import ImageError, find_images, load_image, thumbnail
-from .weights import WEIGHTS_DIR, weights_path
+from ..images import ImageError, find_images, load_image, thumbnail
+from ..weights import WEIGHTS_DIR, weights_path
 
 NATURAL_COLOURS = "natural_colours.safetensors"
 HISTOGRAM_BINS = 32
@@ -70,7 +70,7 @@ def sample_colours(histogram: torch.Tensor, count: int, generator: torch.Generat
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m influgan.natural", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m influgan.learning.natural", description=__doc__.split("\n")[0])
     parser.add_argument("photos", nargs="+", help="photo files or folders")
     parser.add_argument("--out", default=str(WEIGHTS_DIR / NATURAL_COLOURS), help="output .safetensors file")
     args = parser.parse_args(argv)
