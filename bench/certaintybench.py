@@ -13,7 +13,7 @@ library looks (../shared/data/looks-train/film_looks.npz) of families the shippe
 (pretrain.look_family; the first name of each family, families in sha256 order) — the honest set.
 
     python bench/certaintybench.py run --out bench/out/certainty/a.csv [--sets dev,heldout] [--heldout 12]
-        [--sizes 3,6,12,20,30,50] [--seeds 0,1] [--shard K/N] [--threads 1]
+        [--sizes '3,12,50;6,20,30'] [--seeds 0,1] [--shard K/N] [--threads 1]
     python bench/certaintybench.py report bench/out/certainty/*.csv [--plot docs/certainty.png] [--fit]
 
 ``run`` appends one CSV row per fine-tune and skips rows already in the file (resumable; shards split the
@@ -99,18 +99,20 @@ def run(args: argparse.Namespace) -> None:
     photos = sorted(find_images([SHARED / "photos"]))
     sets = args.sets.split(",")
     looks = {"dev": dev_looks() if "dev" in sets else [], "heldout": heldout_looks(args.heldout) if "heldout" in sets else []}
-    units = []  # (set, name, lut, seed): sets interleaved, seed-major, so a partial run is balanced
+    # (set, name, lut, seed, sizes): seed-major, then size group, sets interleaved, so a partial run is balanced
+    units = []
     for seed in [int(s) for s in args.seeds.split(",")]:
-        for i in range(max(len(v) for v in looks.values())):
-            units += [(kind, *looks[kind][i], seed) for kind in sets if i < len(looks[kind])]
+        for group in args.sizes.split(";"):
+            sizes = [int(s) for s in group.split(",")]
+            for i in range(max(len(v) for v in looks.values())):
+                units += [(kind, *looks[kind][i], seed, sizes) for kind in sets if i < len(looks[kind])]
     k, n_shards = (int(v) for v in args.shard.split("/"))
-    sizes = [int(s) for s in args.sizes.split(",")]
     prior = load_prior()
     with out.open("a", newline="") as handle:
         writer = csv.DictWriter(handle, FIELDS)
         if handle.tell() == 0:
             writer.writeheader()
-        for index, (kind, name, lut, seed) in enumerate(units):
+        for index, (kind, name, lut, seed, sizes) in enumerate(units):
             if index % n_shards != k or all((kind, name, seed, n) in done for n in sizes):
                 continue
             pool, inputs, truths = make_feed(name, lut, photos, seed)
@@ -262,7 +264,7 @@ def main() -> None:
     p.add_argument("--out", required=True, help="CSV to append to")
     p.add_argument("--sets", default="dev,heldout")
     p.add_argument("--heldout", type=int, default=12, help="held-out library looks (one per family)")
-    p.add_argument("--sizes", default="3,6,12,20,30,50")
+    p.add_argument("--sizes", default="3,12,50;6,20,30", help="feed sizes; ';' splits groups run one after the other")
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--shard", default="0/1", help="K/N: this process runs every N-th (look, seed) from K")
     p.add_argument("--threads", type=int, default=1)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .looks.cube import MAX_CUBE_SIZE, MIN_CUBE_SIZE, CubeError
 from .looks.hald import DEFAULT_LEVEL, HALD_LEVELS
+from .learning.certainty import Certainty, small_feed_warning  # NumPy only: info stays torch-free
 from .images import IMAGE_SUFFIXES, ImageError, find_images, load_training_images
 from .looks.look import Look, LookError
 from .looks.lut import MAX_STRENGTH
@@ -59,12 +60,18 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     references = _load_many(files, "reference")
     if not MIN_REFERENCES <= len(references) <= MAX_REFERENCES:
         raise UserError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} readable reference photos, got {len(references)}")
+    warning = small_feed_warning(len(references))
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     content = _load_many(content_files, "content photo") if args.content else None
     settings = FinetuneSettings(steps=args.steps, seed=args.seed, adversary=args.adversary, start_from=args.start)
     name = args.name or out.stem
     look = finetune(references, content, settings, callback=_progress, name=name)
     write_atomically(out, look.save)
     print(f"wrote {out} ({len(references)} references, {look.metadata['seconds']:.1f}s)")
+    certainty = Certainty.from_metadata(look.metadata)
+    if certainty is not None:
+        print(f"certainty: {certainty.summary()}")
 
 
 def cmd_stylize(args: argparse.Namespace) -> None:
@@ -168,6 +175,10 @@ def cmd_info(args: argparse.Namespace) -> None:
         if key in look.metadata:
             print(f"{key + ':':12s}{look.metadata[key]}")
     print(f"LUT:        {look.lut.shape[0]}³")
+    certainty = Certainty.from_metadata(look.metadata)
+    if certainty is not None:
+        print(f"certainty:  {certainty.words()}, expected colour error {certainty.expected_error:.1f} ΔE (CIEDE2000)")
+        print(f"advice:     {certainty.advice}")
     for key, value in look.finish.to_dict().items():
         print(f"{key + ':':17s}{value:g}")
 

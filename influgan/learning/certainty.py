@@ -96,7 +96,8 @@ class Certainty:
         signals = record.get("signals")
         signals = {str(k)[:40]: float(v) for k, v in signals.items() if _number(v)} if isinstance(signals, dict) else {}
         seconds = record.get("seconds")
-        return cls(float(error), verdict, " ".join(advice.split())[:MAX_ADVICE], int(count), signals,
+        advice = "".join(c for c in " ".join(advice.split()) if c.isprintable())[:MAX_ADVICE]  # one line, no escapes
+        return cls(float(error), verdict, advice, int(count), signals,
                    float(seconds) if _number(seconds) else 0.0)
 
 
@@ -152,16 +153,17 @@ def small_feed_warning(posts: int) -> str | None:
 def scene_spread(photos: Sequence) -> float:
     """How different the posts' scenes are: RMS distance (ΔE76) of each photo's mean CIELAB colour from the feed's.
 
-    photos: Pillow images, or (3, h, w) tensors in 0..1."""
+    photos: Pillow images, (3, h, w) tensors in 0..1, or pixel arrays (P, 3) in 0..1 (one per photo)."""
     means = np.array([_mean_lab(_rgb_pixels(p)) for p in photos])  # (n, 3)
     return float(np.sqrt(((means - means.mean(0)) ** 2).sum(1).mean()))
 
 
 def _rgb_pixels(photo) -> np.ndarray:
-    """A Pillow image or a (3, h, w) tensor → its pixels (h·w, 3) in 0..1."""
+    """A Pillow image, a (3, h, w) tensor or (P, 3) pixels → its pixels (N, 3) in 0..1."""
     if hasattr(photo, "convert"):
         return np.asarray(photo.convert("RGB"), dtype=np.float64).reshape(-1, 3) / 255.0
-    return np.asarray(photo, dtype=np.float64).reshape(3, -1).T
+    array = np.asarray(photo, dtype=np.float64)
+    return array if array.ndim == 2 else array.reshape(3, -1).T
 
 
 def _mean_lab(rgb: np.ndarray) -> np.ndarray:
