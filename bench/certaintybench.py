@@ -15,6 +15,7 @@ library looks (../shared/data/looks-train/film_looks.npz) of families the shippe
     python bench/certaintybench.py run --out bench/out/certainty/a.csv [--sets dev,heldout] [--heldout 12]
         [--sizes '3,12,50;6,20,30'] [--seeds 0,1] [--shard K/N] [--threads 1]
     python bench/certaintybench.py report bench/out/certainty/*.csv [--plot docs/certainty.png] [--fit]
+    python bench/certaintybench.py time [--threads 2] [--repeats 1]
 
 ``run`` appends one CSV row per fine-tune and skips rows already in the file (resumable; shards split the
 (look, seed) pairs). ``report`` prints the curve table (true error and estimate per feed size), the rank
@@ -42,7 +43,7 @@ from influgan.learning import certainty  # noqa: E402
 SHARED = ROOT.parent / "shared" / "data"
 POOL, TESTS = 50, 6
 FIELDS = ["set", "look", "seed", "n", "true", "estimate", "verdict", "seconds", "certainty_seconds",
-          "references", "halves", "moved", "spread", "noise", "trust", "strength", "residual"]
+          "references", "halves", "moved", "spread", "noise", "trust", "strength", "residual", "recovery"]
 
 
 def dev_looks():
@@ -129,8 +130,48 @@ def run(args: argparse.Namespace) -> None:
                        "seconds": look.metadata["seconds"], "certainty_seconds": record["seconds"],
                        **{key: signals.get(key, "") for key in FIELDS[9:]}}
                 writer.writerow(row)
+                look.save(out.parent / f"{kind}-{name}-{seed}-{n}.look")  # for signals read afterwards
                 handle.flush()
                 print(" ".join(f"{row[f]}" for f in FIELDS[:9]), flush=True)
+
+
+def timing(args: argparse.Namespace) -> None:
+    """A feed of 50 posts (one dev look, 1080 px JPEG q85 files, read from disk as the CLI reads them) learned with
+    the default settings on ``--threads`` threads, with and without the certainty; the load average beside it."""
+    import os
+    import tempfile
+    import time
+
+    import torch
+    from PIL import Image
+
+    from feedbench import apply_float, look_seed, to8
+    from influgan import FinetuneSettings, finetune
+    from influgan.images import find_images
+
+    torch.set_num_threads(args.threads)
+    photos = sorted(find_images([SHARED / "photos"]))
+    name, lut = dev_looks()[0]
+    order = np.random.default_rng(look_seed(name)).permutation(len(photos))
+    print(f"| run | posts | threads | seconds | certainty seconds | load average before → after |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for i in order[:POOL]:
+            image = Image.open(photos[i]).convert("RGB")
+            image.thumbnail((1080, 1080), Image.Resampling.LANCZOS)
+            path = Path(folder) / f"{i:03d}.jpg"
+            Image.fromarray(to8(apply_float(lut, np.asarray(image, dtype=np.float64) / 255.0))).save(path, quality=85)
+            paths.append(str(path))
+        for repeat in range(args.repeats):
+            for with_certainty in (False, True):
+                before = os.getloadavg()[0]
+                began = time.perf_counter()
+                look = finetune(paths, settings=FinetuneSettings(certainty=with_certainty))
+                seconds = time.perf_counter() - began
+                extra = look.metadata.get("certainty", {}).get("seconds", 0.0)
+                print(f"| {'with' if with_certainty else 'without'} certainty | {len(paths)} | {args.threads} | {seconds:.1f} | "
+                      f"{extra:.2f} | {before:.2f} → {os.getloadavg()[0]:.2f} |", flush=True)
 
 
 def read_rows(paths: list[Path]) -> list[dict]:
@@ -141,16 +182,39 @@ def read_rows(paths: list[Path]) -> list[dict]:
     return rows
 
 
-def features(row: dict) -> list[float]:
-    return [math.log(float(row[k]) + certainty.FLOORS[k]) for k in certainty.WEIGHTS]
+CANDIDATE_FLOORS = {"references": 0.0, "halves": 0.25, "moved": 0.25, "spread": 1.0, "strength": 1.0, "residual": 0.25, "recovery": 0.25}
 
 
-def fit(rows: list[dict]) -> tuple[float, dict]:
-    """Least squares of log(true) on the log signals: (bias, weights)."""
-    x = np.array([[1.0] + features(r) for r in rows])
+def features(row: dict, keys) -> list[float]:
+    return [math.log(float(row[k]) + CANDIDATE_FLOORS[k]) for k in keys]
+
+
+def fit(rows: list[dict], keys) -> tuple[float, dict]:
+    """Least squares of log(true) on the log signals ``keys``: (bias, weights)."""
+    x = np.array([[1.0] + features(r, keys) for r in rows])
     y = np.log([float(r["true"]) for r in rows])
     coefficients, *_ = np.linalg.lstsq(x, y, rcond=None)
-    return float(coefficients[0]), dict(zip(certainty.WEIGHTS, coefficients[1:].tolist()))
+    return float(coefficients[0]), dict(zip(keys, coefficients[1:].tolist()))
+
+
+def leave_one_look_out(rows: list[dict], keys) -> list[tuple[float, float]]:
+    """(true, estimate) of every row, its estimate fitted on the other looks' rows only."""
+    held = []
+    for look in sorted({r["look"] for r in rows}):
+        bias, weights = fit([r for r in rows if r["look"] != look], keys)
+        held += [(float(r["true"]), math.exp(bias + sum(w * f for w, f in zip(weights.values(), features(r, keys)))))
+                 for r in rows if r["look"] == look]
+    return held
+
+
+def close_threshold(held: list[tuple[float, float]], share: float = 0.05) -> float:
+    """The largest estimate such that, of the rows estimated at most it, at most ``share`` have a true error over 4."""
+    best = 0.0
+    for _, limit in sorted(held, key=lambda p: p[1]):
+        called = [t for t, e in held if e <= limit]
+        if sum(t > 4 for t in called) <= share * len(called):
+            best = limit
+    return best
 
 
 def spearman(a, b) -> float:
@@ -166,19 +230,21 @@ def report(args: argparse.Namespace) -> None:
         r["estimate"] = certainty.expected_error(signals)
         r["verdict"] = certainty.verdict_for(r["estimate"])
     if args.fit:
-        bias, weights = fit(rows)
-        print(f"fit on all rows: BIAS = {bias:.3f}, WEIGHTS = {{{', '.join(f'{k!r}: {v:.3f}' for k, v in weights.items())}}}")
-        looks = sorted({r["look"] for r in rows})
-        held = []
-        for look in looks:  # leave one look out: the estimate of a look never fitted on
-            b, w = fit([r for r in rows if r["look"] != look])
-            for r in rows:
-                if r["look"] == look:
-                    held.append((float(r["true"]), math.exp(b + sum(w[k] * f for k, f in zip(w, features(r))))))
-        true, estimate = zip(*held)
-        close = [t for t, e in held if e <= certainty.CLOSE]
-        print(f"leave-one-look-out: Spearman {spearman(true, estimate):.3f}; called close {len(close)}, of them over 4 ΔE "
-              f"{sum(t > 4 for t in close)} ({100 * sum(t > 4 for t in close) / max(len(close), 1):.1f} %)")
+        candidates = [("references",), ("references", "halves"), ("references", "halves", "moved"),
+                      ("references", "halves", "moved", "spread"), ("references", "halves", "moved", "strength"),
+                      ("references", "halves", "moved", "spread", "strength"), ("halves", "moved", "strength"),
+                      ("references", "moved", "strength")]
+        if all(r.get("residual") for r in rows):
+            candidates.append(("references", "halves", "moved", "strength", "residual"))
+        print("| signals | Spearman, leave one look out | close threshold (≤ 5 % over 4) | called close | fit on all rows |")
+        print("|---|---|---|---|---|")
+        for keys in candidates:
+            held = leave_one_look_out(rows, keys)
+            limit = close_threshold(held)
+            bias, weights = fit(rows, keys)
+            print(f"| {', '.join(keys)} | {spearman(*zip(*held)):.3f} | {limit:.2f} | {sum(e <= limit for _, e in held)} | "
+                  f"BIAS = {bias:.3f}, WEIGHTS = {{{', '.join(f'{k!r}: {v:.3f}' for k, v in weights.items())}}} |")
+        print()
     sizes = sorted({int(r["n"]) for r in rows})
     sets = sorted({r["set"] for r in rows})
     print(f"rows {len(rows)}: " + ", ".join(f"{s} {len({r['look'] for r in rows if r['set'] == s})} looks × seeds "
@@ -269,6 +335,10 @@ def main() -> None:
     p.add_argument("--shard", default="0/1", help="K/N: this process runs every N-th (look, seed) from K")
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(run=run)
+    p = commands.add_parser("time", help="fine-tune time of a 50-post feed, with and without the certainty")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=1)
+    p.set_defaults(run=timing)
     p = commands.add_parser("report")
     p.add_argument("csv", nargs="+", type=Path)
     p.add_argument("--plot", default="", help="PNG to draw")

@@ -178,13 +178,15 @@ def _mean_lab(rgb: np.ndarray) -> np.ndarray:
 
 
 def read_certainty(look_lut, start_lut, ref_photos: Sequence, prior=None, noise: float | None = None,
-                   trust: float | None = None, residual: float | None = None, seed: int = 0) -> Certainty:
+                   trust: float | None = None, residual: float | None = None, seed: int = 0,
+                   content_photos: Sequence = ()) -> Certainty:
     """The certainty of a learned look.
 
     look_lut, start_lut: the learned LUT and the one the fine-tune started from, torch (S, S, S, 3) in 0..1
     (start_lut None: started from identity); ref_photos: the references as (3, h, w) tensors in 0..1 at the
     prior's reading size; prior: a LookPrior (None: the halves are not read and count as large); noise, trust:
-    the fine-tune's readings when it made them; residual: its last step's feed distance (ΔE).
+    the fine-tune's readings when it made them; residual: its last step's feed distance (ΔE); content_photos:
+    plain photos (3, h, w) in 0..1 for the prior's reading of the learned look itself (``recovery``).
     """
     import torch
 
@@ -212,6 +214,12 @@ def read_certainty(look_lut, start_lut, ref_photos: Sequence, prior=None, noise:
             luts = [torch.from_numpy(prior.predict(part, crops=HALF_CROPS).lut) for part in (first, second)]
             splits.append(difference(*luts))
         signals["halves"] = float(np.mean(splits))
+        if content_photos:  # a feed made with the learned look: does the prior read that look back?
+            from .lut_torch import apply_lut
+
+            scenes = [crop for photo in content_photos for crop in (photo, photo[..., : photo.shape[-1] // 2], photo[..., photo.shape[-1] // 2 :])]
+            styled = [apply_lut(scene.unsqueeze(0), look_lut)[0].clamp(0.0, 1.0) for scene in scenes]
+            signals["recovery"] = difference(torch.from_numpy(prior.predict(styled, crops=2 * HALF_CROPS).lut), look_lut)
     else:
         signals["halves"] = 10.0  # no prior to read halves with: count the look as unsettled
     if noise is not None:

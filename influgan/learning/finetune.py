@@ -278,7 +278,7 @@ def finetune_steps(
             certainty = read_certainty(
                 look_generator.lut().detach(), torch.from_numpy(start.lut) if start is not None else None,
                 [reading_size(image) for image in ref_images], prior or load_prior(), noise,
-                trust if noise is not None else None, losses["feed_distance"], settings.seed) if settings.certainty else None
+                trust if noise is not None else None, losses["feed_distance"], settings.seed, content_thumbs) if settings.certainty else None
             metadata = {
                 "references": len(references),
                 "started_from": "prior" if start is not None and start.metadata.get("source") == "prior" else "look" if start else "identity",
