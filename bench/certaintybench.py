@@ -175,14 +175,19 @@ def timing(args: argparse.Namespace) -> None:
 
 
 def read_rows(paths: list[Path]) -> list[dict]:
+    """Every row of the CSVs; a row as long as FIELDS is read by FIELDS (a file begun by an older bench with fewer
+    columns keeps its header for its older rows)."""
     rows = []
     for path in paths:
         with Path(path).open(newline="") as handle:
-            rows += list(csv.DictReader(handle))
+            lines = list(csv.reader(handle))
+        if lines:
+            rows += [dict(zip(FIELDS if len(values) == len(FIELDS) else lines[0], values)) for values in lines[1:]]
     return rows
 
 
-CANDIDATE_FLOORS = {"references": 0.0, "halves": 0.25, "moved": 0.25, "spread": 1.0, "strength": 1.0, "residual": 0.25, "recovery": 0.25}
+CANDIDATE_FLOORS = {"references": 0.0, "halves": 0.25, "moved": 0.25, "spread": 1.0, "strength": 1.0, "residual": 0.25, "recovery": 0.25,
+                    "noise": 0.25, "trust": 0.1}
 
 
 def features(row: dict, keys) -> list[float]:
@@ -233,9 +238,12 @@ def report(args: argparse.Namespace) -> None:
         candidates = [("references",), ("references", "halves"), ("references", "halves", "moved"),
                       ("references", "halves", "moved", "spread"), ("references", "halves", "moved", "strength"),
                       ("references", "halves", "moved", "spread", "strength"), ("halves", "moved", "strength"),
-                      ("references", "moved", "strength")]
+                      ("references", "moved", "strength"), ("halves", "moved"), ("references", "halves", "moved", "noise"),
+                      ("halves", "moved", "noise"), ("references", "halves", "moved", "trust"), ("references", "halves", "moved", "noise", "trust")]
         if all(r.get("residual") for r in rows):
-            candidates.append(("references", "halves", "moved", "strength", "residual"))
+            candidates += [("references", "halves", "moved", "residual"), ("references", "halves", "moved", "noise", "residual")]
+        if all(r.get("recovery") for r in rows):
+            candidates += [("references", "halves", "moved", "recovery")]
         print("| signals | Spearman, leave one look out | close threshold (≤ 5 % over 4) | called close | fit on all rows |")
         print("|---|---|---|---|---|")
         for keys in candidates:
