@@ -5,6 +5,7 @@ import torch
 
 from influgan.training import procedural
 from influgan.looks.look import Look
+from influgan.weights import WEIGHTS_DIR
 from influgan.learning.lut_torch import identity_lut
 from influgan.training.procedural import (
     BUILTIN_RECIPES,
@@ -129,5 +130,5 @@ def test_builtin_looks_round_trip(tmp_path):
     for path in files:
         look = Look.load(path)
         assert look.name in BUILTIN_RECIPES and look.lut.shape == (33, 33, 33, 3)
-    shipped = procedural.Path(procedural.__file__).parent.parent / "weights" / "looks"
+    shipped = WEIGHTS_DIR / "looks"
     assert sorted(p.name for p in shipped.glob("*.look")) == [p.name for p in files]

@@ -133,7 +133,7 @@ def data_manifest(paths: list[Path]) -> str:
 
 def source_commit() -> str:
     """The git commit of the code that runs, with " (uncommitted changes)" when the worktree differs from it."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # the checkout: influgan/training/pretrain.py
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True).stdout
