@@ -25,6 +25,8 @@ _TRAINING = {  # name → the module that defines it; imported (with torch) on f
     "StepReport": "learning.finetune",
     "finetune": "learning.finetune",
     "finetune_steps": "learning.finetune",
+    "read_feed": "learning.finetune",
+    "read_references": "learning.references",
     "instant_look": "learning.prior",
 }
 
@@ -44,6 +46,8 @@ __all__ = [
     "load_cube",
     "load_hald",
     "load_image",
+    "read_feed",
+    "read_references",
     "save_cube",
     "save_hald",
     "save_image",

@@ -39,16 +39,9 @@ def _progress(report) -> None:
         sys.stderr.flush()
 
 
-def _load_many(files: list[Path], what: str) -> list:
-    """Load every usable training photo in ``files``; unreadable, tiny or strip-thin ones are reported and skipped."""
-    loaded = load_training_images(files, 512)
-    for problem in loaded.problems:
-        print(f"warning: skipped {what} {problem}", file=sys.stderr)
-    return loaded.images
-
-
 def cmd_finetune(args: argparse.Namespace) -> None:
     from .learning.finetune import MAX_REFERENCES, MIN_REFERENCES, FinetuneSettings, finetune
+    from .learning.references import read_references
 
     files = find_images(args.refs)
     if len(files) > MAX_REFERENCES:  # refused before loading: which 50 show the look best is the user's choice
@@ -57,18 +50,25 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     if Path(args.out).suffix.lower() in (*IMAGE_SUFFIXES, ".cube"):
         raise UserError(f"--out {args.out}: a look is written as a .look file (export-cube makes a .cube from it)")
     out = check_output_file(args.out, [*files, *content_files])  # before the fine-tune, not after it
-    references = _load_many(files, "reference")
-    if not MIN_REFERENCES <= len(references) <= MAX_REFERENCES:
-        raise UserError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} readable reference photos, got {len(references)}")
-    warning = small_feed_warning(len(references))
+    settings = FinetuneSettings(steps=args.steps, seed=args.seed, adversary=args.adversary, start_from=args.start)
+    read = read_references(files)  # each read once, at the sizes learning needs: as the app and the Python API do
+    for problem in read.problems:
+        print(f"warning: skipped reference {problem}", file=sys.stderr)
+    if not MIN_REFERENCES <= len(read.readings) <= MAX_REFERENCES:
+        raise UserError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} readable reference photos, got {len(read.readings)}")
+    warning = small_feed_warning(len(read.readings))
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
-    content = _load_many(content_files, "content photo") if args.content else None
-    settings = FinetuneSettings(steps=args.steps, seed=args.seed, adversary=args.adversary, start_from=args.start)
+    content = None
+    if args.content:  # the usable ones, as paths: finetune reads them as it reads the Python API's
+        checked = load_training_images(content_files, settings.thumb_size)
+        for problem in checked.problems:
+            print(f"warning: skipped content photo {problem}", file=sys.stderr)
+        content = [str(path) for path in checked.paths]
     name = args.name or out.stem
-    look = finetune(references, content, settings, callback=_progress, name=name)
+    look = finetune(read.readings, content, settings, callback=_progress, name=name)
     write_atomically(out, look.save)
-    print(f"wrote {out} ({len(references)} references, {look.metadata['seconds']:.1f}s)")
+    print(f"wrote {out} ({len(read.readings)} references, {look.metadata['seconds']:.1f}s)")
     certainty = Certainty.from_metadata(look.metadata)
     if certainty is not None:
         print(f"certainty: {certainty.summary()}")

@@ -206,7 +206,7 @@ def test_repeated_downloads_do_not_fill_the_disk(url, tmp_path, app):
     sizes = []
     for strength in (60, 70, 80, 90, 100, 110):
         client.predict("Golden hour", strength, 0, 0, api_name="/download")
-        client.predict("Golden hour", strength, api_name="/download_look")
+        client.predict("Golden hour", strength, 0, 0, api_name="/download_look")
         client.predict("Golden hour", strength, 0, 0, api_name="/preview_strength")
         assert wait_for(lambda: session._holds == 0, 5)
         sizes.append(session.disk_used())

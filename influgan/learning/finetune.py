@@ -32,10 +32,11 @@ from .lut_torch import apply_lut_colours
 from .natural import load_histogram, sample_colours
 from .networks import LookGenerator
 from .texture_adversary import FinishAdversary
-from .finish_estimate import estimate_finish, read_texture, remove_vignette
+from .finish_estimate import FinishReading, ReferenceTexture, estimate_finish, read_texture, remove_vignette
 from ..looks.finishing import Finish
 from .certainty import read_certainty
-from .prior import READ_SIZE, LookPrior, load_prior, reading_size
+from .prior import LookPrior, load_prior, reading_size
+from .references import ReferenceReading, as_readings
 from ..weights import WEIGHTS_DIR
 
 ADVERSARIES = ("none", "texture")
@@ -184,16 +185,48 @@ def anchor_trust(start_lut: torch.Tensor, ref_thumbs: list[torch.Tensor], colour
     return min(TRUST_CAP, (noise / excess) ** 2)
 
 
+@dataclass
+class Feed:
+    """A feed made ready to learn from (``read_feed``): its colours with its vignette undone, and its finish."""
+
+    images: list[Image.Image]  # RGB, longer side ≤ LEARN_SIZE, the feed's vignette undone: what the colours are read from
+    finish: Finish  # read from the references (none when settings.learn_finish is off or the texture adversary learns it)
+    reading: FinishReading | None = None  # how the finish was read
+    textures: list[ReferenceTexture] = field(default_factory=list, repr=False)  # for the texture adversary only
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def read_feed(references: Sequence[ReferenceReading | ImageSource], settings: FinetuneSettings | None = None) -> Feed:
+    """Read the references once (``references.read_reference``: paths, Pillow images or readings already made),
+    their finish (``finish_estimate``) and their colours with the vignette undone. ``finetune_steps`` does this
+    itself; a caller that shows the instant look first (the app) does it once and passes the Feed to both."""
+    settings = settings or FinetuneSettings()
+    readings = as_readings(references)
+    finish, reading, textures = Finish(), None, []
+    if settings.learn_finish:
+        textures = [r.texture for r in readings]  # read at their own size (≤ 1600 px), through their JPEG tables
+        if settings.adversary != "texture":
+            reading = estimate_finish(textures)
+            finish, textures = reading.finish, []
+    images = [r.image for r in readings]
+    if finish.vignette_amount:  # the references' colours as they were before the vignette
+        images = [remove_vignette(image, finish.vignette_amount, finish.vignette_radius) for image in images]
+    return Feed(images, finish, reading, textures)
+
+
 def finetune_steps(
-    references: Sequence[ImageSource],
+    references: Feed | Sequence[ReferenceReading | ImageSource],
     content: Sequence[ImageSource] | None = None,
     settings: FinetuneSettings | None = None,
     start: Look | None = None,
     name: str = "My look",
     prior: LookPrior | None = None,
 ) -> Iterator[StepReport]:
-    """Learn a look from 3–50 reference photos (Pillow images or paths), one step at a time: yields a StepReport
-    after every step; the last one carries the finished look in ``result``. Stop iterating to cancel.
+    """Learn a look from 3–50 reference photos (paths, Pillow images, ``references.ReferenceReading``s, or a
+    ``read_feed`` Feed), one step at a time: yields a StepReport after every step; the last one carries the
+    finished look in ``result``. Stop iterating to cancel.
 
     content: plain photos to learn the mapping from; the shipped examples serve when none are given.
     start: a look to start from (default: per ``settings.start_from``, the prior's instant look or identity);
@@ -209,20 +242,12 @@ def finetune_steps(
     generator = torch.Generator().manual_seed(settings.seed)
     torch.manual_seed(settings.seed)  # network initialisation
 
-    ref_images = _load_images(references, max(settings.thumb_size, READ_SIZE))  # the prior reads them at READ_SIZE
-    finish, reading, adversary = Finish(), None, None
-    if settings.learn_finish:
-        textures = [read_texture(reference) for reference in references]  # at their own size (≤ 1600 px), one at a time
-        if settings.adversary == "texture":
-            short = int(np.median([t.short_side for t in textures]))
-            content_textures = [read_texture(_short_side(image, short)) for image in _load_images(content, 2 * short)]
-            adversary = FinishAdversary(textures, content_textures, torch.Generator().manual_seed(settings.seed + 1))
-        else:
-            reading = estimate_finish(textures)
-            finish = reading.finish
-        del textures
-    if finish.vignette_amount:  # the references' colours as they were before the vignette
-        ref_images = [remove_vignette(image, finish.vignette_amount, finish.vignette_radius) for image in ref_images]
+    feed = references if isinstance(references, Feed) else read_feed(references, settings)
+    ref_images, finish, reading, adversary = feed.images, feed.finish, feed.reading, None
+    if settings.learn_finish and settings.adversary == "texture":
+        short = int(np.median([t.short_side for t in feed.textures]))
+        content_textures = [read_texture(_short_side(image, short)) for image in _load_images(content, 2 * short)]
+        adversary = FinishAdversary(feed.textures, content_textures, torch.Generator().manual_seed(settings.seed + 1))
     ref_thumbs = _thumbnails(ref_images, settings.thumb_size)
     content_thumbs = _thumbnails(_load_images(content, settings.thumb_size), settings.thumb_size)
     ref_lab = rgb_to_lab(_pixels(ref_thumbs)) / 100.0  # (N_r, 3)
@@ -277,8 +302,8 @@ def finetune_steps(
         if step == settings.steps:
             certainty = read_certainty(
                 look_generator.lut().detach(), torch.from_numpy(start.lut) if start is not None else None,
-                [reading_size(image) for image in ref_images], prior or load_prior(), noise,
-                trust if noise is not None else None, losses["feed_distance"], settings.seed, content_thumbs) if settings.certainty else None
+                [reading_size(image) for image in ref_images], prior or load_prior(), noise, trust if noise is not None else None,
+                losses["feed_distance"], settings.seed, content_thumbs) if settings.certainty else None
             metadata = {
                 "references": len(references),
                 "started_from": "prior" if start is not None and start.metadata.get("source") == "prior" else "look" if start else "identity",
@@ -296,7 +321,7 @@ def finetune_steps(
 
 
 def finetune(
-    references: Sequence[ImageSource],
+    references: Feed | Sequence[ReferenceReading | ImageSource],
     content: Sequence[ImageSource] | None = None,
     settings: FinetuneSettings | None = None,
     start: Look | None = None,

@@ -85,6 +85,12 @@ class Look:
         """The look's colour LUT at ``strength`` (0: identity, 1: the look, up to 1.5 exaggerates it)."""
         return blend_lut(self.lut, strength)
 
+    def at(self, strength: float = 1.0, finish: Finish | None = None, name: str | None = None) -> "Look":
+        """This look with ``strength`` and ``finish`` (default: its own) baked in: applying the result at strength 1
+        gives what ``apply(image, strength, finish)`` gives. What "Download this look" saves."""
+        return Look(lut=self.colour_lut(strength), finish=(finish or self.finish).scaled(strength), name=name or self.name,
+                    metadata={**self.metadata, "baked_strength": round(float(strength), 4)})
+
     def apply(self, image: Image.Image, strength: float = 1.0, finish: Finish | None = None, seed: int = 0,
               in_place: bool = False) -> Image.Image:
         """Stylize an 8-bit photo at its full resolution. RGBA keeps its alpha.
