@@ -50,11 +50,11 @@ def test_a_feed_whose_halves_disagree_is_less_certain_than_a_consistent_one():
     assert unsure.expected_error > sure.expected_error
 
 
-def test_expected_error_grows_with_disagreement_and_shrinks_with_posts():
+def test_expected_error_grows_with_disagreement_and_with_how_far_the_look_moved():
     base = {"references": 12.0, "halves": 2.0, "moved": 1.0, "spread": 15.0}
     assert expected_error({**base, "halves": 6.0}) > expected_error(base)
-    assert expected_error({**base, "references": 40.0}) < expected_error(base)
     assert expected_error({**base, "moved": 5.0}) > expected_error(base)
+    assert certainty.verdict_for(certainty.CLOSE) == "close" and certainty.verdict_for(certainty.FAIR + 0.1) == "rough"
 
 
 def test_scene_spread_is_zero_for_one_scene_and_grows_with_difference():
