@@ -96,10 +96,12 @@ def run(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     # rows of every CSV beside OUT count as done (shards and earlier runs share a folder)
-    done = {(r["set"], r["look"], int(r["seed"]), int(r["n"])) for r in read_rows(sorted(out.parent.glob("*.csv")))}
+    done = {(r["set"].removesuffix("-alike"), r["look"], int(r["seed"]), int(r["n"])) for r in read_rows(sorted(out.parent.glob("*.csv")))}
     photos = sorted(find_images([SHARED / "photos"]))
     sets = args.sets.split(",")
     looks = {"dev": dev_looks() if "dev" in sets else [], "heldout": heldout_looks(args.heldout) if "heldout" in sets else []}
+    if args.looks:
+        looks = {kind: [(n, lut) for n, lut in found if n in args.looks.split(",")] for kind, found in looks.items()}
     # (set, name, lut, seed, sizes): seed-major, then size group, sets interleaved, so a partial run is balanced
     units = []
     for seed in [int(s) for s in args.seeds.split(",")]:
@@ -117,6 +119,9 @@ def run(args: argparse.Namespace) -> None:
             if index % n_shards != k or all((kind, name, seed, n) in done for n in sizes):
                 continue
             pool, inputs, truths = make_feed(name, lut, photos, seed)
+            if args.alike:  # the pool sorted by how close each post's mean colour is to the first's: alike scenes first
+                means = np.array([p.reshape(-1, 3).mean(0) for p in pool], dtype=np.float64)
+                pool = [pool[i] for i in np.argsort(((means - means[0]) ** 2).sum(1), kind="stable")]
             content = [Image.fromarray(x) for x in inputs]
             for n in sizes:
                 if (kind, name, seed, n) in done:
@@ -125,7 +130,7 @@ def run(args: argparse.Namespace) -> None:
                 true = float(np.mean([ciede2000(np.asarray(look.apply(x)) / 255.0, t) for x, t in zip(content, truths)]))
                 record = look.metadata["certainty"]
                 signals = record["signals"]
-                row = {"set": kind, "look": name, "seed": seed, "n": n, "true": round(true, 4),
+                row = {"set": kind + ("-alike" if args.alike else ""), "look": name, "seed": seed, "n": n, "true": round(true, 4),
                        "estimate": record["expected_error"], "verdict": record["verdict"],
                        "seconds": look.metadata["seconds"], "certainty_seconds": record["seconds"],
                        **{key: signals.get(key, "") for key in FIELDS[9:]}}
@@ -342,6 +347,9 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--shard", default="0/1", help="K/N: this process runs every N-th (look, seed) from K")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--alike", action="store_true",
+                   help="feeds of alike scenes: the pool's posts nearest in mean colour to its first (set name + '-alike')")
+    p.add_argument("--looks", default="", help="comma-separated look names (default: all of the sets)")
     p.set_defaults(run=run)
     p = commands.add_parser("time", help="fine-tune time of a 50-post feed, with and without the certainty")
     p.add_argument("--threads", type=int, default=2)

@@ -68,7 +68,7 @@ def test_scene_spread_is_zero_for_one_scene_and_grows_with_difference():
 
 def test_advice_asks_for_posts_below_the_knee_and_for_other_scenes_when_alike():
     assert "Add posts" in feed_advice(3, 20.0) and "alike" not in feed_advice(3, 20.0)
-    assert "alike" in feed_advice(FEED_KNEE, 0.5)
+    assert "alike" in feed_advice(FEED_KNEE, 0.5) and "alike" not in feed_advice(3, 0.5)  # 3 posts: chance
     assert "change little" in feed_advice(FEED_KNEE + 10, 20.0)
     assert curve_error(3) > curve_error(FEED_KNEE) >= curve_error(50)
     assert certainty.small_feed_warning(FEED_KNEE) is None and str(FEED_KNEE) in certainty.small_feed_warning(3)

@@ -43,7 +43,11 @@ VERDICT_WORDS = {"close": "close", "fair": "fair", "rough": "rough — add posts
 WEIGHTS = {"halves": 0.289, "moved": 0.200}
 FLOORS = {"halves": 0.25, "moved": 0.25}
 BIAS = 0.673
-ALIKE_SPREAD = 6.0  # ΔE76: a feed whose posts' mean colours lie closer than this shows too few kinds of scene
+# ΔE76: a feed of 6+ posts whose mean colours lie closer than this shows too few kinds of scene. Random feeds of 12+
+# posts on the bench lie above 10.8 (5th percentile); six feeds of 12 alike posts lay at 4.4–9.2 and three of them
+# learned looks 2–5 ΔE worse than a random feed of the same look (docs/certainty.md)
+ALIKE_SPREAD = 10.0
+ALIKE_MIN_POSTS = 6  # fewer posts' spread is mostly chance
 HALF_SPLITS, HALF_CROPS, COLOURS = 3, 128, 4096  # random half splits, prior crops per half reading, colours compared
 MAX_ADVICE = 300  # characters of advice kept from a look file
 
@@ -128,7 +132,7 @@ def feed_advice(posts: int, spread: float | None = None) -> str:
     if posts < FEED_KNEE:
         parts.append(f"Add posts: {FEED_KNEE} or more give a closer look (typically {curve_error(FEED_KNEE):.1f} ΔE "
                      f"against {curve_error(posts):.1f} with {posts}).")
-    if spread is not None and spread < ALIKE_SPREAD:
+    if spread is not None and spread < ALIKE_SPREAD and posts >= ALIKE_MIN_POSTS:
         parts.append("The posts' scenes are much alike: posts of other scenes and light tell the look apart from the scenes.")
     if not parts:
         parts.append(f"More posts would change little (typically {curve_error(max(posts, 50)):.1f} ΔE with 50).")
