@@ -276,6 +276,14 @@ def report(args: argparse.Namespace) -> None:
             wrong = sum(float(r["true"]) > 4 for r in part if r["verdict"] == "close")
             print(f"| {kind} | {n} | {len(part)} | {np.median(t):.2f} | {t.mean():.2f} | {np.median(e):.2f} | {e.mean():.2f} | "
                   f"{' / '.join(map(str, counts))} | {wrong} |")
+    complete = complete_looks(rows, sizes)
+    if complete:
+        print(f"\nThe {len(complete)} looks run at every size (one feed growing), median true error / median estimate:\n")
+        print("| posts | " + " | ".join(str(n) for n in sizes) + " |")
+        print("|---|" + "---|" * len(sizes))
+        for what in ("true", "estimate"):
+            print(f"| {what} | " + " | ".join(f"{np.median([float(r[what]) for r in rows if int(r['n']) == n and r['look'] in complete]):.2f}"
+                                               for n in sizes) + " |")
     print()
     print("| set | runs | Spearman (estimate, true) | Spearman within a feed size (median) | called close | close with true > 4 ΔE | estimate's time / fine-tune's |")
     print("|---|---|---|---|---|---|---|")
@@ -294,21 +302,34 @@ def report(args: argparse.Namespace) -> None:
         plot(rows, sizes, sets, Path(args.plot))
 
 
+def complete_looks(rows: list[dict], sizes: list[int]) -> set[str]:
+    """The looks with a run at every feed size (one feed growing: the curve compares like with like)."""
+    have: dict[str, set[int]] = {}
+    for r in rows:
+        have.setdefault(r["look"], set()).add(int(r["n"]))
+    return {look for look, found in have.items() if set(sizes) <= found}
+
+
 def plot(rows: list[dict], sizes: list[int], sets: list[str], path: Path) -> None:
-    """Error against feed size: the true error and the estimate (median, quartile band) per set; and the estimate
-    against the true error of every run."""
+    """Error against feed size on the looks measured at every size: the true error and the estimate (median,
+    quartile band) per set; and the estimate against the true error of every run."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from matplotlib.ticker import NullFormatter
+
     figure, (curve, scatter) = plt.subplots(1, 2, figsize=(11, 4.2))
     colours = {"dev": "tab:blue", "heldout": "tab:red"}
+    complete = complete_looks(rows, sizes)
     for kind in sets:
         for what, style in (("true", "-"), ("estimate", "--")):
-            values = [[float(r[what]) for r in rows if r["set"] == kind and int(r["n"]) == n] for n in sizes]
+            values = [[float(r[what]) for r in rows if r["set"] == kind and int(r["n"]) == n and r["look"] in complete] for n in sizes]
+            if not all(values):
+                continue
             median = [np.median(v) for v in values]
-            label = f"{kind}: {'true error' if what == 'true' else 'certainty estimate'}"
+            label = f"{kind} ({len({r['look'] for r in rows if r['set'] == kind and r['look'] in complete})} looks): {'true error' if what == 'true' else 'certainty estimate'}"
             curve.plot(sizes, median, style, marker="o", color=colours.get(kind, "k"), label=label)
             if what == "true":
                 curve.fill_between(sizes, [np.percentile(v, 25) for v in values], [np.percentile(v, 75) for v in values],
@@ -318,9 +339,10 @@ def plot(rows: list[dict], sizes: list[int], sets: list[str], path: Path) -> Non
                         color=colours.get(kind, "k"), label=kind)
     curve.set_xscale("log")
     curve.set_xticks(sizes, [str(s) for s in sizes])
+    curve.xaxis.set_minor_formatter(NullFormatter())
     curve.set_xlabel("posts in the feed")
     curve.set_ylabel("mean CIEDE2000 on other photos (median over looks)")
-    curve.set_title("Error against feed size (band: true error, quartiles)")
+    curve.set_title("Error against feed size, looks run at every size (band: quartiles)")
     curve.legend(fontsize=8)
     top = max(max(float(r["true"]) for r in rows), max(r["estimate"] for r in rows)) * 1.05
     scatter.plot([0, top], [0, top], ":", color="grey")
