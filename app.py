@@ -39,6 +39,7 @@ from influgan.learning.fingerprint import fingerprint, render_histograms, render
 from influgan.looks.finishing import grain_from_slider, slider_from_grain
 from influgan.images import MIN_REFERENCES, thumbnail
 from influgan.looks.look import LOOK_FILE_SUFFIXES
+from influgan.masks import APPLY_TO, SubjectMasks, subject_masks
 from influgan.media.outputs import OutputError
 from influgan.serving.session import MAX_CLIP_SECONDS, Session, SessionClosed, SessionFull, SessionStore, clean_text, process_root, sweep_files
 from influgan.media.video import VideoCancelled, VideoError
@@ -149,43 +150,52 @@ def _box(raw, used: float) -> dict:
     return gr.update() if same else gr.update(value=used)
 
 
-class NumberSlider(gr.Slider):
-    """A slider whose value reaches the handler as sent: the handler clamps it (``_number``) and puts the clamped
-    value back in the box, where Gradio's own check would refuse it with a message the page does not clear."""
-
-    def preprocess(self, payload):
-        return payload
-
-
-class NumberBox(gr.Number):
-    """A number box checked by its handler (``_number``), as ``NumberSlider``."""
-
-    def preprocess(self, payload):
-        return payload
-
-
 class App(gr.Blocks):
-    """gr.Blocks whose refusals of a malformed request (a value of the wrong shape or type, sent by hand over the
-    API) are one line of plain text naming the control, never Gradio's multi-line report or a user's string as
-    markup."""
+    """gr.Blocks whose refusals of a malformed request (a value of the wrong shape or type, a file that was never
+    uploaded, sent by hand over the API) are one line of plain text naming the control, never Gradio's multi-line
+    report, a user's string as markup, or the server's folders."""
 
     async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
         try:
             return await super().preprocess_data(block_fn, inputs, state, explicit_call)
-        except gr.Error as error:
-            raise gr.Error(toast(str(error.message).splitlines()[0] if str(error.message).strip() else "This request could not be read."),
-                           print_exception=False) from None
         except Exception as error:
-            labels = ", ".join(str(getattr(block, "label", None) or type(block).__name__) for block in block_fn.inputs if not getattr(block, "stateful", False))
-            reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error).strip() else ''}".strip(": ")
-            raise gr.Error(toast(f"This request's values could not be read (expected: {labels}); {reason[:120]}"), print_exception=False) from None
+            raise gr.Error(toast(_request_error(block_fn, inputs, error)), print_exception=False) from None
+
+
+def _request_error(block_fn, inputs, error: Exception) -> str:
+    """One line for a request Gradio could not read: the controls it expects, and the reason with every path named
+    as the client gave it (a relative path is not shown resolved against the server's working directory)."""
+    text = str(error.message if isinstance(error, gr.Error) else error).strip()
+    reason = text.splitlines()[0] if text else type(error).__name__
+    for given in _sent_strings(inputs):
+        if given and not os.path.isabs(given):
+            reason = reason.replace(os.path.abspath(given), given)
+    reason = reason.replace(os.getcwd() + os.sep, "")
+    if isinstance(error, gr.Error):
+        return reason[:200]
+    labels = ", ".join(str(getattr(block, "label", None) or type(block).__name__) for block in block_fn.inputs if not getattr(block, "stateful", False))
+    return f"This request's values could not be read (expected: {labels}); {type(error).__name__}: {reason[:160]}"
+
+
+def _sent_strings(value, depth: int = 0):
+    """Every string in a request's values (file paths among them), nested lists and dicts included."""
+    if depth > 6:
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _sent_strings(item, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _sent_strings(item, depth + 1)
 
 
 # --- sessions ---------------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def sessions() -> SessionStore:
     """This process's sessions, in its own folder (folders of dead processes are removed on first use)."""
-    return SessionStore(process_root(SESSIONS_ROOT), idle=SESSION_IDLE, memory=MEMORY, disk_budget=SERVER_DISK, **VISITOR_DISK)
+    return SessionStore(process_root(SESSIONS_ROOT), idle=SESSION_IDLE, memory=MEMORY, total_disk=SERVER_DISK, **VISITOR_DISK)
 
 
 def sessions_root() -> Path:
@@ -435,15 +445,17 @@ def cancel_training(state: Session | None):
 
 
 def empty_upload_box() -> None:
-    """After an upload, good or refused: the box is emptied, so no refused file lingers to be sent (and reported)
-    again with the next upload; the good ones are in the feed or the photos already."""
+    """After an upload that was refused as a whole: the box is emptied, so no refused file lingers to be sent (and
+    reported) again with the next upload. (An upload that kept some files empties the box itself.)"""
     return None
 
 
 # --- stylize -----------------------------------------------------------------------------------------------
-def _preview_view(session: Session, look_name: str | None, strength: float, grain: float, vignette: float) -> dict:
+def _preview_view(session: Session, look_name: str | None, strength: float, grain: float, vignette: float,
+                  protect_skin: float = 0, apply_to: str = "whole") -> dict:
     """The before/after pair of the current photo at preview size."""
     strength = _number(strength, "Strength", 0, 150)
+    protect, apply_to = _subject_controls(protect_skin, apply_to)
     photo = session.current_photo()
     if photo is None:
         return {comparison: None}
@@ -451,9 +463,39 @@ def _preview_view(session: Session, look_name: str | None, strength: float, grai
         return {comparison: (str(photo.preview), str(photo.preview))}
     look = _get_look(session, look_name)
     finish = _finish_for(look, grain, vignette)
+    masks = _preview_masks(str(photo.preview)) if protect or apply_to != "whole" else None
     with Image.open(photo.preview) as before:
-        after = look.apply(before, strength=strength / 100.0, finish=finish)
+        after = look.apply(before, strength=strength / 100.0, finish=finish, protect_skin=protect, apply_to=apply_to, masks=masks)
     return {comparison: (str(photo.preview), _render(session, after, "preview"))}
+
+
+# --- subject-aware looks (issue 32): Protect skin and Apply to -------------------------------------------------
+def _subject_controls(protect_skin, apply_to) -> tuple[float, str]:
+    """The Protect skin slider (0–100 %) as 0..1 and the Apply to choice, checked (one line each when wrong)."""
+    protect = _number(protect_skin, "Protect skin", 0, 100) / 100.0
+    if apply_to not in APPLY_TO:
+        raise gr.Error(toast(f"Apply to must be one of {', '.join(APPLY_TO)}, got {str(apply_to)[:40]!r}"))
+    return protect, apply_to
+
+
+@handler
+def choose_apply_to(look_name: str, strength: float, grain: float, vignette: float, state: Session | None,
+                    protect_skin: float = 0, apply_to: str = "whole"):
+    """Apply to changed: re-render, and say in one line when the photo has no person (it all gets the look)."""
+    session = _session(state)
+    with session.hold():
+        updates = {**_preview_view(session, look_name, strength, grain, vignette, protect_skin, apply_to), session_state: session}
+        photo = session.current_photo()
+        note = _preview_masks(str(photo.preview)).note(apply_to) if photo is not None and apply_to != "whole" else None
+    if note:
+        gr.Info(toast(f"{photo.name}: {note}."))
+    return updates
+
+
+@lru_cache(maxsize=8)  # a preview's masks, kept per photo: moving a slider re-blends, never re-segments (~4 MB each)
+def _preview_masks(preview_path: str) -> SubjectMasks:
+    with Image.open(preview_path) as preview:
+        return subject_masks(preview.convert("RGB"))
 
 
 def _photos_view(session: Session) -> dict:
@@ -465,12 +507,14 @@ def _photos_view(session: Session) -> dict:
 
 
 @handler
-def add_photos(files: list[str] | None, look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
+def add_photos(files: list[str] | None, look_name: str, strength: float, grain: float, vignette: float, state: Session | None,
+               protect_skin: float = 0, apply_to: str = "whole"):
     """Add the visitor's own photos; bad files are reported and skipped. Shows the first new one."""
     session = _session(state)
     with session.hold():
         problems = session.add_photos(list(files or []))
-        updates = {**_photos_view(session), **_preview_view(session, look_name, strength, grain, vignette), photo_files: None, session_state: session}
+        updates = {**_photos_view(session), **_preview_view(session, look_name, strength, grain, vignette, protect_skin, apply_to),
+                   photo_files: None, session_state: session}
     if files and not session.photos:
         raise gr.Error(toast("None of these files is a photo InfluGAN can read: " + "; ".join(problems)))
     if problems:
@@ -479,13 +523,14 @@ def add_photos(files: list[str] | None, look_name: str, strength: float, grain: 
 
 
 @handler
-def select_photo(look_name: str, strength: float, grain: float, vignette: float, state: Session | None, selection: gr.SelectData):
+def select_photo(look_name: str, strength: float, grain: float, vignette: float, state: Session | None,
+                 protect_skin: float = 0, apply_to: str = "whole", selection: gr.SelectData = None):
     """Show the photo clicked in the gallery."""
     session = _session(state)
     with session.hold():
         if selection is not None and 0 <= selection.index < len(session.photos):
             session.current = selection.index
-        return {**_preview_view(session, look_name, strength, grain, vignette), session_state: session}
+        return {**_preview_view(session, look_name, strength, grain, vignette, protect_skin, apply_to), session_state: session}
 
 
 @handler
@@ -530,27 +575,30 @@ def upload_look(file: str | None, state: Session | None):
 
 
 @handler
-def render_preview(look_name: str, strength_value: float, grain_value: float, vignette_value: float, state: Session | None):
+def render_preview(look_name: str, strength_value: float, grain_value: float, vignette_value: float, state: Session | None,
+                   protect_skin: float = 0, apply_to: str = "whole"):
     """Before/after of the current photo at preview size (fast: called on every slider move); a number typed out
     of a slider's range is clamped, in the box too, so the preview always shows what the boxes say."""
     session = _session(state)
     raw = strength_value, grain_value, vignette_value
     used = _number(strength_value, "Strength", 0, 150), _number(grain_value, "Grain", 0, 100), _number(vignette_value, "Vignette", -100, 100)
     with session.hold():
-        return {**_preview_view(session, look_name, *used), **{box: _box(sent, value) for box, sent, value in zip((strength, grain, vignette), raw, used)},
-                session_state: session}
+        return {**_preview_view(session, look_name, *used, protect_skin, apply_to),
+                **{box: _box(sent, value) for box, sent, value in zip((strength, grain, vignette), raw, used)}, session_state: session}
 
 
 @handler
-def export_photos(look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
+def export_photos(look_name: str, strength: float, grain: float, vignette: float, state: Session | None,
+                  protect_skin: float = 0, apply_to: str = "whole"):
     """Stylize every photo at full resolution: one file, or a zip for many."""
     session = _session(state)
     strength = _number(strength, "Strength", 0, 150)
+    protect, apply_to = _subject_controls(protect_skin, apply_to)
     with session.hold():
         if not any(not photo.clip for photo in session.photos):
             raise gr.Error("Upload a photo first (a clip is rendered with Render video).")
         look = _get_look(session, look_name)
-        result, problems = session.save_full_size(look, strength / 100.0, _finish_for(look, grain, vignette))
+        result, problems = session.save_full_size(look, strength / 100.0, _finish_for(look, grain, vignette), protect, apply_to)
     if result is None:
         raise gr.Error(toast("None of your photos could be saved: " + "; ".join(problems)))
     if problems:
@@ -559,11 +607,13 @@ def export_photos(look_name: str, strength: float, grain: float, vignette: float
 
 
 @handler
-def render_video(look_name: str, strength: float, grain: float, vignette: float, state: Session | None):
+def render_video(look_name: str, strength: float, grain: float, vignette: float, state: Session | None,
+                 protect_skin: float = 0, apply_to: str = "whole"):
     """Put the look on the clip shown (else the newest clip): progress while frames are encoded, then a player
     and a download. Cancel (``cancels=``) stops it; nothing half-written is left."""
     session = _session(state)
     strength = _number(strength, "Strength", 0, 150)
+    protect, apply_to = _subject_controls(protect_skin, apply_to)
     with session.hold():
         current = session.current_photo()
         clips = [photo for photo in session.photos if photo.clip]
@@ -577,7 +627,8 @@ def render_video(look_name: str, strength: float, grain: float, vignette: float,
 
         def work() -> None:
             try:
-                outcome["path"] = session.render_clip(clip, look, strength / 100.0, finish, lambda done, total: frames.put((done, total)), cancel)
+                outcome["path"] = session.render_clip(clip, look, strength / 100.0, finish, lambda done, total: frames.put((done, total)), cancel,
+                                                      protect_skin=protect, apply_to=apply_to)
             except BaseException as error:  # handed to this generator below
                 outcome["error"] = error
             finally:
@@ -609,9 +660,11 @@ def cancel_render() -> str:
 
 
 @handler
-def download_look(look_name: str, strength_value: float, grain_value: float, vignette_value: float, state: Session | None):
+def download_look(look_name: str, strength_value: float, grain_value: float, vignette_value: float, state: Session | None,
+                  protect_skin: float = 0, apply_to: str = "whole"):
     """The chosen look as set on the Stylize tab: a .look with the strength, grain and vignette baked in, and its
-    colour at that strength as a .cube LUT and a Hald CLUT; each file's name says what it carries."""
+    colour at that strength as a .cube LUT and a Hald CLUT; each file's name says what it carries. (Protect skin and
+    Apply to work on each photo's subject: a look file cannot carry them.)"""
     session = _session(state)
     strength_used = _number(strength_value, "Strength", 0, 150)
     with session.hold():
@@ -738,16 +791,15 @@ with App(title="InfluGAN — learn a creator's look") as demo:
                     train_status = gr.HTML(_progress_html("Uses the feed from the References tab, and your own photos from the Stylize tab if you uploaded some."), elem_id="train-status")
                     loss_plot = gr.HTML(distance_svg([], DEFAULT_STEPS), label="Colour distance to the feed (ΔE, lower is closer)", elem_id="distance-plot")
                 with gr.Column(scale=3, min_width=280):
-                    train_preview = gr.Image(label="Live preview", type="filepath", interactive=False, height=380, elem_id="train-preview",
-                                             placeholder="The look on one of your photos appears here as it learns.")
+                    train_preview = gr.Image(label="Live preview", type="filepath", interactive=False, height=380, elem_id="train-preview")
             with gr.Row():
                 with gr.Column(scale=3, min_width=280):
-                    look_downloads = gr.File(label="Download the look: .look for InfluGAN; .cube (Lightroom, Premiere, Resolve, CapCut) and Hald .png (darktable, RawTherapee) carry its colour only",
+                    look_downloads = gr.File(label="Download the look: .look (all of it), .cube and Hald .png (its colour, for Lightroom, Resolve, darktable…)",
                                              file_count="multiple", interactive=False, elem_id="look-downloads")
                 with gr.Column(scale=2, min_width=280):
                     with gr.Accordion("Advanced", open=False):
-                        steps = NumberSlider(10, 1000, value=DEFAULT_STEPS, step=10, label="Training steps", elem_id="steps")
-                        seed = NumberBox(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed", elem_id="seed")
+                        steps = gr.Slider(10, 1000, value=DEFAULT_STEPS, step=10, label="Training steps", elem_id="steps")
+                        seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed", elem_id="seed")
         with gr.Tab("3 · Stylize", id="stylize"):
             with gr.Row():
                 with gr.Column(scale=2, min_width=280):
@@ -759,10 +811,14 @@ with App(title="InfluGAN — learn a creator's look") as demo:
                     look_choice = gr.Dropdown(label="Look", choices=list(builtin_looks()), value=next(iter(builtin_looks()), None), allow_custom_value=True,
                                               elem_id="look-choice")
                     look_file = gr.UploadButton("Upload a look (.look, .cube or Hald .png)", file_types=list(LOOK_FILE_SUFFIXES), size="sm", elem_id="look-file")
-                    strength = NumberSlider(0, 150, value=100, step=1, label="Style strength (%)", elem_id="strength")
+                    strength = gr.Slider(0, 150, value=100, step=1, label="Style strength (%)", elem_id="strength")
                     with gr.Row():
-                        grain = NumberSlider(0, 100, value=0, step=1, label="Grain (%)", info="100 %: Tri-X pushed", elem_id="grain", min_width=120)
-                        vignette = NumberSlider(-100, 100, value=0, step=1, label="Vignette (%)", info="below 0 lightens the corners", elem_id="vignette", min_width=120)
+                        grain = gr.Slider(0, 100, value=0, step=1, label="Grain (%)", info="100 %: Tri-X pushed", elem_id="grain", min_width=120)
+                        vignette = gr.Slider(-100, 100, value=0, step=1, label="Vignette (%)", info="below 0 lightens the corners", elem_id="vignette", min_width=120)
+                    with gr.Row():  # subject-aware looks (issue 32)
+                        protect_skin = gr.Slider(0, 100, value=0, step=1, label="Protect skin (%)", elem_id="protect_skin", min_width=120)
+                        apply_to = gr.Radio([("Whole photo", "whole"), ("Subject", "subject"), ("Background", "background")], value="whole",
+                                            label="Apply to", elem_id="apply-to", min_width=120)
                     with gr.Row(equal_height=True):
                         export_button = gr.Button("Save full-size photos", variant="primary", elem_id="export-button", min_width=120)
                         download_look_button = gr.Button("Download this look", elem_id="download-look-button", min_width=120)
@@ -782,28 +838,31 @@ with App(title="InfluGAN — learn a creator's look") as demo:
 
     # --- wiring ---
     reference_outputs = [reference_gallery, reference_notes, palette_image, histogram_image, reference_files, photo_gallery, comparison, clip_controls, session_state]
-    reference_files.upload(add_references, [reference_files, session_state], reference_outputs, api_name="add_references", **QUIET).then(
+    reference_files.upload(add_references, [reference_files, session_state], reference_outputs, api_name="add_references", **QUIET).failure(  # a refused upload: its files leave the box (a success empties it itself)
         empty_upload_box, None, [reference_files], queue=False, api_visibility="private", **QUIET)
     clear_references_button.click(clear_references, [session_state], [reference_gallery, reference_notes, palette_image, histogram_image, session_state],
                                   api_name="clear_references", **QUIET)
 
     training_outputs = [train_status, train_preview, loss_plot, look_downloads, look_choice, session_state]
     train_button.click(None, js=SHOW_TRAINING)  # on a phone: progress, plot and preview in view
-    training = train_button.click(train_look, [look_name, steps, seed, session_state], training_outputs,
+    training = train_button.click(train_look, [look_name, steps, seed, session_state], training_outputs, preprocess=False,  # numbers checked by train_look
                                   api_name="finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET)
 
-    preview_inputs = [look_choice, strength, grain, vignette, session_state]
+    preview_inputs = [look_choice, strength, grain, vignette, session_state, protect_skin, apply_to]
     photo_files.upload(add_photos, [photo_files, *preview_inputs], [photo_gallery, comparison, photo_files, clip_controls, session_state], api_name="add_photos",
-                       concurrency_id="render", concurrency_limit=2, **QUIET).then(
+                       concurrency_id="render", concurrency_limit=2, **QUIET).failure(  # a refused upload: its files leave the box (a success empties it itself)
         empty_upload_box, None, [photo_files], queue=False, api_visibility="private", **QUIET)
     photo_gallery.select(select_photo, preview_inputs, [comparison, session_state], api_name="select_photo", concurrency_id="render", **QUIET)
     clear_photos_button.click(clear_photos, [session_state], [photo_gallery, clip_controls, comparison, export_file, session_state], api_name="clear_photos", **QUIET)
     look_choice.change(choose_look, [look_choice, strength, session_state], [grain, vignette, comparison, session_state], api_name="choose_look",
                        concurrency_id="render", **QUIET)
     look_file.upload(upload_look, [look_file, session_state], [look_choice, session_state], api_name="upload_look", **QUIET)
-    for slider in (strength, grain, vignette):
+    for slider in (strength, grain, vignette, protect_skin):
+        # preprocess=False: the numbers reach render_preview as sent, which clamps them and puts the clamped value back
+        # in its box (Gradio's own check would refuse 999 and leave the box and the preview apart)
         slider.input(render_preview, preview_inputs, [comparison, strength, grain, vignette, session_state], api_name=f"preview_{slider.elem_id}", trigger_mode="always_last",
-                     concurrency_id="render", **QUIET)
+                     concurrency_id="render", preprocess=False, **QUIET)
+    apply_to.input(choose_apply_to, preview_inputs, [comparison, session_state], api_name="preview_apply_to", concurrency_id="render", **QUIET)
     export_button.click(export_photos, preview_inputs, [export_file, session_state], api_name="download", concurrency_limit=1, concurrency_id="export",
                         show_progress_on=[export_file])
     rendering = render_button.click(render_video, preview_inputs, [video_status, video_output, session_state], api_name="render_video",
@@ -814,7 +873,8 @@ with App(title="InfluGAN — learn a creator's look") as demo:
     example_training = example_button.click(
         load_example, [session_state], [*reference_outputs[:4], photo_gallery, comparison, clip_controls, look_name, train_status, session_state], api_name="load_example", **QUIET
     ).then(go_to_tab, gr.State("personalize"), [tabs], api_name="show_personalize").then(None, js=SHOW_TRAINING).then(
-        train_look, [look_name, steps, seed, session_state], training_outputs, api_name="example_finetune", concurrency_limit=1, concurrency_id="finetune", **QUIET
+        train_look, [look_name, steps, seed, session_state], training_outputs, api_name="example_finetune", concurrency_limit=1, concurrency_id="finetune",
+        preprocess=False, **QUIET
     )
     example_training.success(go_to_tab, gr.State("stylize"), [tabs], api_name="show_stylize").then(None, js=SHOW_RESULT)
     ping.tick(keep_alive, [session_state], None, queue=False, show_progress="hidden", api_visibility="private")

@@ -5,6 +5,7 @@
     first = influgan.instant_look([influgan.load_image(p) for p in feed])   # the learned prior, < 1 s
     look = influgan.finetune(feed, content=["me.jpg"])
     look.apply(influgan.load_image("me.jpg"), strength=0.8).save("me_styled.jpg")
+    look.apply(influgan.load_image("me.jpg"), protect_skin=0.8, apply_to="subject")   # people-aware (issue 32)
     look.save("my.look"); look.to_cube("my.cube", strength=0.8); look.to_hald("my_hald.png")
 
 Applying a look (``Look.load``, ``Look.apply``) needs NumPy and Pillow only; the training entry points
@@ -17,6 +18,7 @@ from .looks.finishing import Finish
 from .looks.hald import HaldError, load_hald, save_hald
 from .images import ImageError, load_image, save_image
 from .looks.look import Look, LookError
+from .masks import SubjectMasks, subject_masks
 from .version import __version__
 
 _TRAINING = {  # name → the module that defines it; imported (with torch) on first use
@@ -40,6 +42,7 @@ __all__ = [
     "Look",
     "LookError",
     "StepReport",
+    "SubjectMasks",
     "finetune",
     "finetune_steps",
     "instant_look",
@@ -51,6 +54,7 @@ __all__ = [
     "save_cube",
     "save_hald",
     "save_image",
+    "subject_masks",
 ]
 
 

@@ -18,6 +18,7 @@ from .learning.certainty import Certainty, small_feed_warning  # NumPy only: inf
 from .images import IMAGE_SUFFIXES, ImageError, find_images, load_training_images
 from .looks.look import Look, LookError
 from .looks.lut import MAX_STRENGTH
+from .masks import APPLY_TO, NO_PERSON, MaskSmoother
 from .media.outputs import OutputError, check_output_file, check_output_folder, plan_outputs, write_atomically
 from .media.stylize import iter_stylize, same_format_name
 from .media.video import VideoError, find_media, is_video, mp4_name, stylize_video
@@ -77,26 +78,33 @@ def cmd_finetune(args: argparse.Namespace) -> None:
 def cmd_stylize(args: argparse.Namespace) -> None:
     if not 0.0 <= args.strength <= MAX_STRENGTH:
         raise UserError(f"--strength must be within 0..{MAX_STRENGTH}, got {args.strength}")
+    if args.protect_skin is not None and not 0.0 <= args.protect_skin <= 1.0:  # NaN fails too
+        raise UserError(f"--protect-skin must be within 0..1, got {args.protect_skin}")
     look = Look.load(args.look)
     media = find_media(args.photos)
     photos, clips = [p for p in media if not is_video(p)], [p for p in media if is_video(p)]
     out_dir = check_output_folder(args.out)
     clip_targets = plan_outputs(clips, out_dir, mp4_name, inputs=[args.look, *photos])  # before any work starts
     failures = 0
-    for done in iter_stylize(look, photos, out_dir, args.strength, inputs=[args.look, *clips]):
+    for done in iter_stylize(look, photos, out_dir, args.strength, inputs=[args.look, *clips],
+                             protect_skin=args.protect_skin, apply_to=args.apply_to):
         if done.error:
             failures += 1
             print(f"error: {done.error}", file=sys.stderr)
             continue
+        if done.note:
+            print(f"note: {done.source.name}: {done.note}", file=sys.stderr)
         if done.target.name != "".join(same_format_name(done.source)):
             print(f"note: {done.source} → {done.target.name}: {done.source.stem}{done.source.suffix.lower()} is an input or another result of this run", file=sys.stderr)
         print(f"wrote {done.target} ({done.size[0]}×{done.size[1]}, {done.seconds:.2f}s)")
-    failures += sum(_stylize_video(look, clip, target, args.strength) for clip, target in zip(clips, clip_targets))
+    failures += sum(_stylize_video(look, clip, target, args.strength, args.protect_skin, args.apply_to)
+                    for clip, target in zip(clips, clip_targets))
     if failures:
         raise SystemExit(2)
 
 
-def _stylize_video(look: Look, clip: Path, target: Path, strength: float) -> int:
+def _stylize_video(look: Look, clip: Path, target: Path, strength: float, protect_skin: float | None = None,
+                   apply_to: str = "whole") -> int:
     """Render one clip to ``target`` (.mp4) with a progress bar on stderr; returns 1 if it failed (reported), else 0."""
     started = time.perf_counter()
 
@@ -110,10 +118,14 @@ def _stylize_video(look: Look, clip: Path, target: Path, strength: float) -> int
     if target.name != "".join(mp4_name(clip)):
         print(f"note: {clip} → {target.name}: {''.join(mp4_name(clip))} is an input or another result of this run", file=sys.stderr)
     try:
-        info = stylize_video(look, clip, target, strength, progress=progress)
+        smoother = MaskSmoother()
+        info = stylize_video(look, clip, target, strength, progress=progress, protect_skin=protect_skin,
+                             apply_to=apply_to, smoother=smoother)
     except (VideoError, OutputError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if apply_to != "whole" and not smoother.saw_person:
+        print(f"note: {clip.name}: {NO_PERSON}", file=sys.stderr)
     width, height = info.output_size
     print(f"wrote {target} ({width}×{height}, {info.frames} frames at {float(info.fps):g} fps, {time.perf_counter() - started:.1f}s)")
     return 0
@@ -212,6 +224,8 @@ def build_parser(training: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--look", required=True, help=looks)
     p.add_argument("--strength", type=float, default=1.0, help=f"style strength 0..{MAX_STRENGTH} (default %(default)s)")
     p.add_argument("--out", required=True, help="output folder (created if needed); each result is OUT/<input stem>.<same extension>, or <stem>-2.<ext> when an input or another result of the run holds that name")
+    p.add_argument("--protect-skin", type=float, default=None, metavar="0..1", help="how much skin keeps its original colour: 0 none, 1 all (default: the look's own, else 0)")
+    p.add_argument("--apply-to", choices=APPLY_TO, default="whole", help="where the look goes: the whole photo, the subject (people) or the background (default %(default)s); without a person, the whole photo")
     p.add_argument("photos", nargs="+", metavar="PHOTO", help="photos and clips (files or folders); a clip's result is OUT/<stem>.mp4")
     p.set_defaults(run=cmd_stylize)
 

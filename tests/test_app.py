@@ -192,7 +192,7 @@ def call_raw(url: str, api_name: str, data_json: str) -> str:
 
 @pytest.mark.parametrize("strength, named", [("NaN", "0..150"), ("Infinity", "inf"), ("1e309", "inf"), ('"lots"', "lots"), ("[1]", "[1]")])
 def test_a_bad_slider_value_is_named(url, client, strength, named):
-    text = call_raw(url, "preview_strength", f'["Golden hour", {strength}, 0, 0, null]')
+    text = call_raw(url, "preview_strength", f'["Golden hour", {strength}, 0, 0, null, 0, "whole"]')  # raw: every input
     assert "event: error" in text
     message = json.loads(text.split("data: ", 1)[1])["error"]
     assert message.startswith("Strength must be a number within 0..150") and named in message and "\n" not in message
@@ -213,13 +213,22 @@ def test_a_number_out_of_range_is_clamped_and_the_box_says_so(client):
     ("add_references", '[{"meta": 1}, null]', "could not be read"),
     ("upload_look", '[{"value": 1}, null]', "could not be read"),
     ("choose_look", '[["<img src=x>"], 100, null]', "Choose a look"),
-    ("preview_grain", '["Golden hour", 100, {"value": 5}, 0, null]', "Grain must be a number"),
+    ("preview_grain", '["Golden hour", 100, {"value": 5}, 0, null, 0, "whole"]', "Grain must be a number"),
 ])
 def test_a_malformed_call_gets_one_readable_line(url, api_name, data, named):
     text = call_raw(url, api_name, data)
     assert "event: error" in text, text
     message = json.loads(text.split("data: ", 1)[1])["error"]
     assert named in message and "\n" not in message and "Original error" not in message and "<img" not in message and len(message) < 400
+
+
+@pytest.mark.parametrize("given", ["secret.jpg", "weights/looks/golden_hour.look", "../../etc/passwd"])
+def test_a_relative_path_is_named_as_given_not_resolved_on_the_server(url, given):
+    import os
+
+    text = call_raw(url, "add_references", '[[{"path": "%s", "meta": {"_type": "gradio.FileData"}}], null]' % given)
+    message = json.loads(text.split("data: ", 1)[1])["error"]
+    assert given in message and os.getcwd() not in message and "\n" not in message
 
 
 def test_monitoring_is_off(url):
@@ -384,3 +393,25 @@ def test_the_cli_the_app_and_the_python_api_learn_the_same_look(url, tmp_path):
         for key, learned in cli.finish.to_dict().items():
             assert other.finish.to_dict()[key] == pytest.approx(learned, abs=1e-6), key
         assert np.abs(other.lut - cli.lut).max() < 1e-4
+
+
+# --- subject-aware looks (issue 32): Protect skin and Apply to on the Stylize tab -------------------------------------
+def test_protect_skin_and_apply_to_in_the_preview_and_the_full_size_photo(url):
+    visitor = Client(url, verbose=False)
+    astronaut = Image.open("examples/content/astronaut.jpg").convert("RGB")
+    visitor.predict([handle_file("examples/content/astronaut.jpg")], "Teal & orange", 150, 0, 0, api_name="/add_photos")
+    (before, styled), *_ = visitor.predict("Teal & orange", 150, 0, 0, 0, "whole", api_name="/preview_protect_skin")
+    (_, kept), *_ = visitor.predict("Teal & orange", 150, 0, 0, 100, "whole", api_name="/preview_protect_skin")
+    _, background = visitor.predict("Teal & orange", 150, 0, 0, 0, "background", api_name="/preview_apply_to")
+    original, styled, kept, background = (np.asarray(Image.open(p).convert("RGB"), np.int16) for p in (before, styled, kept, background))
+    cheek, wall = (slice(100, 130), slice(180, 200)), (slice(20, 80), slice(330, 400))
+    assert np.abs(kept[cheek] - original[cheek]).mean() < 4 < np.abs(styled[cheek] - original[cheek]).mean() / 2
+    assert np.abs(kept[wall] - styled[wall]).mean() < 3  # (JPEG previews)
+    assert np.abs(background[cheek] - original[cheek]).mean() < 4 and np.abs(background[wall] - styled[wall]).mean() < 3
+    full = np.asarray(Image.open(value(visitor.predict("Teal & orange", 150, 0, 0, 100, "subject", api_name="/download"))).convert("RGB"), np.int16)
+    assert full.shape == (512, 512, 3)
+    assert np.abs(full[wall] - np.asarray(astronaut, np.int16)[wall]).mean() < 3  # subject only: the wall is as it was
+    with pytest.raises(AppError, match="not in the list of choices"):  # Gradio checks the choice itself
+        visitor.predict("Teal & orange", 150, 0, 0, 0, "face", api_name="/preview_apply_to")
+    text = call_raw(url, "preview_protect_skin", '["Teal & orange", 150, 0, 0, null, NaN, "whole"]')  # past Gradio's check
+    assert "event: error" in text and "Protect skin must be a number within 0..100" in text

@@ -81,7 +81,7 @@ def visit(url: str, folder: Path, index: int) -> dict:
     seen["status"], _, _, downloads, seen["dropdown"] = client.predict(seen["name"], STEPS, index, api_name="/finetune")
     seen["look"] = Look.load(next(p for p in downloads if p.endswith(".look")))
     for strength in (40, 80, 120):
-        seen["previews"].append(client.predict(seen["name"], strength, 0, 0, api_name="/preview_strength"))
+        seen["previews"].append(client.predict(seen["name"], strength, 0, 0, api_name="/preview_strength")[0])  # (before, after)
     seen["export"] = Image.open(value(client.predict(seen["name"], 100, 0, 0, api_name="/download")))
     return seen
 
@@ -176,7 +176,7 @@ def test_a_dropped_connection_loses_nothing(url, tmp_path, app):
     drop_connection(url, client.session_hash)
     time.sleep(1.5)  # the server has noticed the broken heartbeat and run its unload events
     assert sorted(p.name for p in session.folder.iterdir())[: len(files)] == files
-    before, after = client.predict("Faded film", 70, 0, 0, api_name="/preview_strength")
+    (before, after), *_ = client.predict("Faded film", 70, 0, 0, api_name="/preview_strength")
     assert Image.open(after).size == (200, 150)
     assert Image.open(value(client.predict("Faded film", 100, 0, 0, api_name="/download"))).size == (200, 150)
     assert "learned from 3 photos" in client.predict("After the drop", STEPS, 0, api_name="/finetune")[0]

@@ -255,3 +255,35 @@ def test_long_photo_names_are_shortened_not_failed(workspace, tmp_path):
     run("stylize", "--look", workspace / "my.look", "--out", tmp_path / "o", tmp_path / "a", tmp_path / "b")
     names = sorted(p.name for p in (tmp_path / "o").iterdir())
     assert len(names) == 2 and all(len(n.encode()) <= 255 for n in names) and names[0].endswith("-2.png")
+
+
+# --- subject-aware looks (issue 32): --protect-skin, --apply-to ---------------------------------------------------
+def test_stylize_protects_skin_and_applies_to_the_subject(tmp_path):
+    strong = Look(lut=identity_lut() ** torch.tensor([2.0, 1.0, 0.5]), name="strong")
+    strong.save(tmp_path / "strong.look")
+    photo = ROOT / "examples" / "content" / "astronaut.jpg"
+    run("stylize", "--look", tmp_path / "strong.look", "--out", tmp_path / "all", photo)
+    run("stylize", "--look", tmp_path / "strong.look", "--protect-skin", "1", "--out", tmp_path / "skin", photo)
+    result = run("stylize", "--look", tmp_path / "strong.look", "--apply-to", "background", "--out", tmp_path / "bg", photo,
+                 ROOT / "examples" / "content" / "rocket.jpg")
+    original = np.asarray(Image.open(photo), np.int16)
+    styled, skin, bg = (np.asarray(Image.open(tmp_path / d / "astronaut.jpg"), np.int16) for d in ("all", "skin", "bg"))
+    cheek, wall = (slice(100, 130), slice(180, 200)), (slice(20, 80), slice(330, 400))
+    assert np.abs(skin[cheek] - original[cheek]).mean() < 4 < np.abs(styled[cheek] - original[cheek]).mean() / 3
+    assert np.abs(skin[wall] - styled[wall]).mean() < 2
+    assert np.abs(bg[cheek] - original[cheek]).mean() < 4 and np.abs(bg[wall] - styled[wall]).mean() < 2
+    assert "note: rocket.jpg: no person found: the look goes on the whole photo" in result.stderr  # one line, kept going
+    assert (tmp_path / "bg" / "rocket.jpg").exists()
+
+
+@pytest.mark.parametrize("args, message", [(["--protect-skin", "1.5"], "--protect-skin must be within 0..1"),
+                                           (["--protect-skin", "nan"], "--protect-skin must be within 0..1")])
+def test_stylize_refuses_a_bad_protect_skin(workspace, tmp_path, args, message):
+    result = run("stylize", "--look", workspace / "my.look", *args, "--out", tmp_path, workspace / "me.png", check=False)
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [f"error: {message}, got {args[1] if args[1] != 'nan' else 'nan'}"]
+    assert not any(tmp_path.iterdir())
+
+
+def test_stylize_refuses_an_unknown_apply_to(workspace, tmp_path):
+    result = run("stylize", "--look", workspace / "my.look", "--apply-to", "face", "--out", tmp_path, workspace / "me.png", check=False)
+    assert result.returncode == 2 and "invalid choice: 'face'" in result.stderr

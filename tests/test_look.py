@@ -202,3 +202,12 @@ def test_endless_files_are_read_up_to_the_cap(tmp_path, path):
         path = tmp_path / "zero.cube"
     with pytest.raises((LookError, CubeError), match="over 4 MB|longer than"):
         Look.load(path)
+
+
+def test_a_look_at_a_strength_and_finish_renders_as_the_original_did(photo):
+    """``Look.at``: what "Download this look" saves; applied at 1 it is the look applied at the strength and finish."""
+    look, finish = warm_look(), Finish(grain_amount=4.0, vignette_amount=-0.5)
+    baked = look.at(0.75, finish)
+    assert baked.finish.grain_amount == pytest.approx(3.0) and baked.finish.vignette_amount == pytest.approx(-0.375)
+    assert np.array_equal(np.asarray(baked.apply(photo, seed=3)), np.asarray(look.apply(photo, strength=0.75, finish=finish, seed=3)))
+    assert baked.metadata["baked_strength"] == 0.75 and np.array_equal(look.at().lut, look.lut)

@@ -83,7 +83,7 @@ def test_a_clip_is_refused_before_rendering_when_its_output_would_pass_the_budge
 
 def test_the_server_caps_the_disk_of_all_visitors_together(tmp_path):
     """A new session hash is a new visitor: many of them still share one cap."""
-    store = SessionStore(tmp_path, idle=60, disk_budget=1000)
+    store = SessionStore(tmp_path, idle=60, total_disk=1000, disk_budget=900)
     first, second = store.create(), store.create()
     first.new_path("a.bin").write_bytes(b"x" * 700)
     second.check_room(300, "b.jpg")
@@ -179,3 +179,11 @@ def test_decode_cost_reads_the_header_only(tmp_path):
     synthetic_photo(1, (4000, 3000)).save(jpeg, quality=80)
     assert decode_cost(jpeg, longest_side=1000, copies=1) == 1000 * 750 * 4  # decoded at 1/4 scale a side
     assert decode_cost(tmp_path / "missing.jpg") == 0
+
+
+def test_names_are_cleaned_of_controls_and_text_reversal():
+    from influgan.serving.session import clean_text
+
+    assert clean_text("evil\u202egnp.exe") == "evilgnp.exe"  # U+202E would show it as "evilexe.png"
+    assert clean_text("a\x00b\u200b c\t\n d") == "ab c d" and clean_text("x" * 80, 60) == "x" * 60
+    assert clean_text("Café 🎞️ 東京") == "Café 🎞️ 東京"  # letters and emoji stay

@@ -394,3 +394,28 @@ def test_the_output_plays_in_chromium(clips, tmp_path):
         assert video["error"] is None and video["ready"] >= 2 and video["duration"] == pytest.approx(0.5, abs=0.03), video
     assert (plain["width"], plain["height"]) == (96, 64) and (web["width"], web["height"]) == (96, 64)
     assert (phone["width"], phone["height"]) == (64, 96)  # upright
+
+
+# --- subject-aware looks (issue 32): a clip's masks, smoothed over time --------------------------------------------
+def test_apply_to_background_keeps_the_person_of_every_frame(tmp_path):
+    from influgan.masks import MaskSmoother
+
+    person = Image.open(ROOT / "examples" / "content" / "astronaut.jpg").convert("RGB").resize((160, 160))
+    src = tmp_path / "person.mp4"
+    with av.open(str(src), "w") as clip:  # 8 frames, the camera drifting right by a pixel a frame
+        video = clip.add_stream("libx264", rate=24, options={"crf": "12"})
+        video.width, video.height, video.pix_fmt = 128, 128, "yuv420p"
+        for index in range(8):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.asarray(person)[16:144, index : index + 128]), format="rgb24")
+            clip.mux(video.encode(frame))
+        clip.mux(video.encode(None))
+    strong = Look(lut=identity_lut() ** np.float32([2.0, 1.0, 0.5]), name="strong")
+    smoother = MaskSmoother()
+    stylize_video(strong, src, tmp_path / "bg.mp4", apply_to="background", smoother=smoother)
+    stylize_video(strong, src, tmp_path / "all.mp4")
+    original, background, styled = frames_of(src), frames_of(tmp_path / "bg.mp4"), frames_of(tmp_path / "all.mp4")
+    assert len(background) == 8 and smoother.saw_person
+    face, wall = (slice(40, 60), slice(60, 80)), (slice(2, 20), slice(104, 126))  # her face; the wall right of her
+    for o, b, s in zip(original, background, styled):
+        assert np.abs(b[face] - o[face]).mean() < 4 < np.abs(s[face] - o[face]).mean() / 3
+        assert np.abs(b[wall] - s[wall]).mean() < 4

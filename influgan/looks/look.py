@@ -11,6 +11,7 @@ import json
 import math
 import os
 import struct
+import warnings
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +27,7 @@ from .cube import MAX_CUBE_SIZE, MIN_CUBE_SIZE, load_cube, save_cube
 from .finishing import FINISH_VERSION, Finish, Finisher, map_strips
 from .hald import DEFAULT_LEVEL, HaldError, load_hald, save_hald
 from ..images import read_capped
+from ..masks import SubjectMasks, check_controls, subject_masks
 from .lut import ENTRY_MAX, ENTRY_MIN, blend_lut, check_lut, identity_lut, pillow_lut, resample_lut
 
 LOOK_SUFFIX = ".look"
@@ -92,27 +94,50 @@ class Look:
                     metadata={**self.metadata, "baked_strength": round(float(strength), 4)})
 
     def apply(self, image: Image.Image, strength: float = 1.0, finish: Finish | None = None, seed: int = 0,
-              in_place: bool = False) -> Image.Image:
+              in_place: bool = False, protect_skin: float | None = None, apply_to: str = "whole",
+              masks: SubjectMasks | None = None) -> Image.Image:
         """Stylize an 8-bit photo at its full resolution. RGBA keeps its alpha.
 
         strength: 0 returns the colours unchanged, 1 the look, up to 1.5 exaggerates it (finish amounts scale too).
         finish: overrides the look's own finishing parameters (e.g. from the app's sliders).
         in_place: an RGB ``image`` the caller no longer needs is stylized where it is (a 100 MP photo costs its own
         pixels and a few strips, no second copy). Colour and finishing go strip by strip, a few strips in threads.
+        protect_skin: 0..1, how much skin keeps its original colour (None: the look's own default, else 0);
+        apply_to: "whole", "subject" (the people) or "background". masks: the photo's ``subject_masks``, when the
+        caller keeps them (the app's previews, a clip's smoothed masks); else computed here when needed.
         """
         alpha = image.getchannel("A") if image.mode == "RGBA" else None
         rgb = image.convert("RGB") if image.mode != "RGB" else image
         owned = in_place or rgb is not image  # an image of our own is stylized where it is: no second copy
         lut_filter = pillow_lut(self.colour_lut(strength)) if strength != 0.0 else None
         finisher = Finisher(rgb.size, (finish or self.finish).scaled(strength), seed)
+        blend = self._subject_blend(rgb, protect_skin, apply_to, masks)
 
         def stylize(strip: Image.Image, first: int) -> Image.Image:  # colour, then finishing, a strip at a time
-            return finisher.strip(strip.filter(lut_filter) if lut_filter else strip, first)
+            styled = finisher.strip(strip.filter(lut_filter) if lut_filter else strip, first)
+            return blend(strip, styled, first) if blend else styled  # the original strip, before it is replaced
 
         out = map_strips(rgb, stylize, rgb if owned else Image.new("RGB", rgb.size), threads=1 if rgb.width * rgb.height < 1_000_000 else 0)
         if alpha is not None:
             out.putalpha(alpha)
         return out
+
+    # --- subject-aware looks (issue 32): blend the styled photo with the original by person and skin masks ----
+    def default_protect_skin(self) -> float:
+        """The look's own protect-skin (metadata ``protect_skin``, 0..1), or 0."""
+        value = self.metadata.get("protect_skin", 0.0)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1 else 0.0
+
+    def _subject_blend(self, rgb: Image.Image, protect_skin: float | None, apply_to: str, masks: SubjectMasks | None):
+        protect_skin = self.default_protect_skin() if protect_skin is None else protect_skin
+        check_controls(protect_skin, apply_to)
+        if protect_skin == 0.0 and apply_to == "whole":
+            return None
+        if masks is None:
+            masks = subject_masks(rgb)
+            if masks.note(apply_to):  # callers that pass their masks say it themselves (CLI, app)
+                warnings.warn(masks.note(apply_to), stacklevel=3)
+        return masks.blender(rgb, protect_skin, apply_to)
 
     # --- files ----------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:

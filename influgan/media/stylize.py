@@ -16,6 +16,7 @@ from typing import Callable, ContextManager, Iterator, Sequence
 from ..looks.finishing import Finish
 from ..images import ImageError, load_image, open_image, save_image
 from ..looks.look import Look
+from ..masks import check_controls, subject_masks
 from .outputs import plan_outputs, write_atomically
 
 KEEP_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif")
@@ -30,6 +31,7 @@ class Stylized:
     error: str | None = None
     size: tuple[int, int] | None = None  # (width, height) of the result
     seconds: float = 0.0
+    note: str | None = None  # one line the user should read (e.g. no person found for apply_to="subject")
 
 
 def same_format_name(source: Path) -> tuple[str, str]:
@@ -70,17 +72,27 @@ def iter_stylize(
     name_for: Callable[[Path], tuple[str, str]] = same_format_name,
     inputs: Sequence[str | os.PathLike] = (),
     reserve: Callable[[Path], ContextManager] | None = None,
+    protect_skin: float | None = None,
+    apply_to: str = "whole",
 ) -> Iterator[Stylized]:
     """Stylize each of ``sources`` into ``folder`` (which must exist), yielding one ``Stylized`` per photo as it is
     done. inputs: other inputs of the run that no output may replace (e.g. the look file). reserve(source): a
-    context manager held while the photo is in memory (the app's memory budget)."""
+    context manager held while the photo is in memory (the app's memory budget). protect_skin, apply_to: as in
+    ``Look.apply``; each photo's masks are computed at its full size (``Stylized.note`` says when no person was
+    found)."""
+    protect = look.default_protect_skin() if protect_skin is None else protect_skin
+    check_controls(protect, apply_to)  # a bad control is refused before any output is planned
     sources = [Path(s) for s in sources]
     targets = plan_outputs(sources, folder, name_for, inputs)  # every name decided before any work starts
     for source, target in zip(sources, targets):
         started = time.perf_counter()
         try:
             with reserve(source) if reserve else nullcontext():
-                result = look.apply(load_image(source, keep_alpha=True), strength=strength, finish=finish, in_place=True)
+                photo = load_image(source, keep_alpha=True)
+                masks = subject_masks(photo) if protect or apply_to != "whole" else None
+                note = masks.note(apply_to) if masks else None
+                result = look.apply(photo, strength=strength, finish=finish, in_place=True, protect_skin=protect,
+                                    apply_to=apply_to, masks=masks)
                 write_atomically(target, lambda path: save_image(result, path))
         except ImageError as error:
             yield Stylized(source, target, error=str(error))
@@ -88,4 +100,4 @@ def iter_stylize(
         except OSError as error:
             yield Stylized(source, target, error=f"{source.name}: cannot write {target.name} ({error.strerror or error})")
             continue
-        yield Stylized(source, target, size=result.size, seconds=time.perf_counter() - started)
+        yield Stylized(source, target, size=result.size, seconds=time.perf_counter() - started, note=note)

@@ -35,6 +35,7 @@ from ..looks.finishing import Finish
 from ..images import IMAGE_SUFFIXES, ImageError
 from ..looks.look import Look
 from ..looks.lut import MAX_STRENGTH
+from ..masks import MaskSmoother, check_controls
 from .outputs import check_output_file, write_atomically
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv")
@@ -328,10 +329,15 @@ def stylize_video(
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
     max_seconds: float | None = None,
+    protect_skin: float | None = None,
+    apply_to: str = "whole",
+    smoother: MaskSmoother | None = None,
 ) -> VideoInfo:
     """Put ``look`` on the clip ``src`` and write an H.264 MP4 to ``dst``; returns the clip's VideoInfo.
 
     strength: 0..1.5 as for photos (finish amounts scale too); finish overrides the look's own (the app's sliders).
+    protect_skin, apply_to: as in ``Look.apply``, with each frame's masks smoothed over time (``MaskSmoother``;
+    pass one to read its ``saw_person`` afterwards).
     progress(frames_done, frames_total) is called from this thread as frames are encoded.
     cancel: set it from another thread to stop; raises VideoCancelled. max_seconds: see ``probe_video``.
     Raises VideoError for a clip that cannot be used, OutputError for a ``dst`` that cannot be written or is ``src``;
@@ -343,8 +349,17 @@ def stylize_video(
     scan = _scan(src, max_seconds)
     check_output_file(dst, [src], what=src.name)
 
+    protect_skin = look.default_protect_skin() if protect_skin is None else protect_skin
+    check_controls(protect_skin, apply_to)
+    if protect_skin or apply_to != "whole":
+        smoother = smoother or MaskSmoother()
+    else:
+        smoother = None
+
     def style(image: Image.Image, index: int) -> Image.Image:  # Look.apply on a frame of our own: where it is
-        return look.apply(image, strength, finish, seed=index, in_place=True)  # grain seeded by the frame index
+        masks = smoother.masks(image, index) if smoother else None  # masks first: the frame is then styled in place
+        return look.apply(image, strength, finish, seed=index, in_place=True,  # grain seeded by the frame index
+                          protect_skin=protect_skin, apply_to=apply_to, masks=masks)
 
     write_atomically(dst, lambda temporary: _render(src, temporary, scan, style, progress, cancel))
     return scan.info

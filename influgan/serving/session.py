@@ -311,9 +311,11 @@ class Session:
         image.convert("RGB").save(path, quality=90)
         return self.keep_recent(kind, path)
 
-    def save_full_size(self, look: Look, strength: float, finish: Finish) -> tuple[Path | None, list[str]]:
+    def save_full_size(self, look: Look, strength: float, finish: Finish, protect_skin: float = 0.0,
+                       apply_to: str = "whole") -> tuple[Path | None, list[str]]:
         """Every photo (not the clips) stylized at full resolution: (one file, or a zip of them, or None when none
-        could be saved; a line per photo that failed). Only the newest result is kept."""
+        could be saved; a line per photo that failed). Only the newest result is kept. protect_skin, apply_to: as
+        in ``Look.apply`` (each photo's masks computed at its full size)."""
         photos = [photo for photo in self.photos if not photo.clip]
         names = {photo.original: photo.name for photo in photos}  # the names the photos came with
         name_for = share_name(look.name)
@@ -326,7 +328,8 @@ class Session:
             return self._reserve(source, None, copies=1.3)
 
         written, problems = [], []
-        for done in iter_stylize(look, list(names), folder, strength, finish, lambda source: name_for(Path(names[source])), reserve=reserve):
+        for done in iter_stylize(look, list(names), folder, strength, finish, lambda source: name_for(Path(names[source])), reserve=reserve,
+                                 protect_skin=protect_skin, apply_to=apply_to):
             if done.error:
                 problems.append(done.error.replace(done.source.name, names[done.source]))
             else:
@@ -344,7 +347,8 @@ class Session:
         self.keep_recent("export", folder, keep=1)
         return result, problems
 
-    def render_clip(self, clip: Photo, look: Look, strength: float, finish: Finish, progress=None, cancel=None) -> Path:
+    def render_clip(self, clip: Photo, look: Look, strength: float, finish: Finish, progress=None, cancel=None,
+                    protect_skin: float = 0.0, apply_to: str = "whole") -> Path:
         """The clip with the look, as an H.264 MP4 (``video.stylize_video``: sound kept, nothing half-written);
         progress(done, total) as frames are encoded; set ``cancel`` to stop. Only the newest clip result is kept."""
         info = probe_video(clip.original, MAX_CLIP_SECONDS)
@@ -364,7 +368,8 @@ class Session:
 
         try:
             with self.memory.reserve(render_cost(info)) if self.memory else nullcontext():
-                stylize_video(look, clip.original, target, strength, finish, watch, cancel, MAX_CLIP_SECONDS)
+                stylize_video(look, clip.original, target, strength, finish, watch, cancel, MAX_CLIP_SECONDS,
+                              protect_skin=protect_skin, apply_to=apply_to)
         except BaseException:
             self.discard(folder)
             raise
@@ -430,20 +435,20 @@ class SessionStore:
     request — never while one of its requests is still running.
     """
 
-    def __init__(self, root: Path, idle: float, disk_budget: int = SERVER_DISK_BUDGET, **settings):
+    def __init__(self, root: Path, idle: float, total_disk: int = SERVER_DISK_BUDGET, **settings):
         self.root = Path(root)
         self.idle = idle
-        self.settings = settings  # passed to each Session (e.g. disk_budget)
-        self.disk_budget = disk_budget
+        self.settings = settings  # passed to each Session (e.g. disk_budget, a visitor's)
+        self.total_disk = total_disk  # bytes all its sessions' folders may hold together
         self._sessions: set[Session] = set()
         self._lock = threading.Lock()
 
     def check_room(self, incoming: int, what: str) -> None:
         """Raise SessionFull unless ``incoming`` more bytes fit within the cap on all visitors' folders together."""
         used = _folder_bytes(self.root)
-        if used + incoming > self.disk_budget:
+        if used + incoming > self.total_disk:
             raise SessionFull(f"{what}: the server is holding all the files it can for its visitors "
-                              f"({self.disk_budget / 2**20:.0f} MB) — try again in a few minutes")
+                              f"({self.total_disk / 2**20:.0f} MB) — try again in a few minutes")
 
     def create(self) -> Session:
         session = Session.create(self.root, server=self, **self.settings)
