@@ -34,7 +34,8 @@ from PIL import Image
 import influgan
 from influgan.serving.budget import BudgetTimeout, MemoryBudget
 from influgan.serving.plot import distance_svg
-from influgan.learning.fingerprint import render_fingerprint
+from influgan.learning.certainty import Certainty, feed_guidance
+from influgan.learning.fingerprint import fingerprint, render_histograms, render_palette
 from influgan.looks.finishing import grain_from_slider, slider_from_grain
 from influgan.images import MIN_REFERENCES, thumbnail
 from influgan.looks.look import LOOK_FILE_SUFFIXES
@@ -292,7 +293,8 @@ def _references_view(session: Session, problems: list[str] = ()) -> dict:
     """Gallery, notes and fingerprint of the feed as it stands."""
     refs = session.refs
     if refs:
-        palette, histograms = render_fingerprint([Image.open(ref.path) for ref in refs])
+        print_ = fingerprint([Image.open(ref.path) for ref in refs])
+        palette, histograms = render_palette(print_), render_histograms(print_)
         palette_path = session.keep_recent("palette", session.new_path("palette.png"), keep=2)
         histograms_path = session.keep_recent("histograms", session.new_path("histograms.png"), keep=2)
         palette.save(palette_path)
@@ -303,7 +305,7 @@ def _references_view(session: Session, problems: list[str] = ()) -> dict:
     if refs:
         count = len(refs)
         ready = "ready to learn the look" if count >= MIN_REFERENCES else f"add {MIN_REFERENCES - count} more"
-        lines.append(f"**{count} reference photo{'s' if count != 1 else ''}** — {ready}.")
+        lines.append(f"**{count} reference photo{'s' if count != 1 else ''}** — {ready}. Fingerprint: {md(print_.advice())}")
     if problems:
         lines.append("Skipped:\n" + "\n".join(f"- {md(problem)}" for problem in problems))
     return {
@@ -419,6 +421,10 @@ def _learn(session: Session, name: str, steps: float, seed: float):
         session.training = False
         seconds = look.metadata.get("seconds", 0.0)
         done = f"<b>{toast(look.name)}</b> learned from {len(refs)} photos in {seconds:.1f} s. It is now selected on the Stylize tab."
+        certainty = Certainty.from_metadata(look.metadata)
+        if certainty is not None:  # how close it is expected to be, and what would make it closer
+            done += (f"<br>How close: <b>{toast(certainty.words())}</b> (expected colour error {certainty.expected_error:.1f} ΔE). "
+                     f"{toast(certainty.advice)}")
         yield {
             train_status: _progress_html(done),
             train_preview: _render(session, look.apply(sample), "training"),
@@ -764,7 +770,8 @@ with App(title="InfluGAN — learn a creator's look") as demo:
             example_button = gr.Button("Try the example", variant="primary", elem_id="example-button")
     with gr.Tabs(selected="references", elem_id="steps-tabs") as tabs:
         with gr.Tab("1 · References", id="references"):
-            gr.Markdown("Drop **3–50 photos** from one creator's feed. JPEG, PNG, WebP and HEIC are fine; files that can't be used are listed and skipped.")
+            gr.Markdown("Drop **3–50 photos** from one creator's feed. JPEG, PNG, WebP and HEIC are fine; files that can't be used are listed and skipped. "
+                        + feed_guidance())
             with gr.Row():
                 with gr.Column(scale=3, min_width=280):
                     reference_files = gr.File(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .looks.cube import MAX_CUBE_SIZE, MIN_CUBE_SIZE, CubeError
 from .looks.hald import DEFAULT_LEVEL, HALD_LEVELS
+from .learning.certainty import Certainty, small_feed_warning  # NumPy only: info stays torch-free
 from .images import IMAGE_SUFFIXES, ImageError, find_images, load_training_images
 from .looks.look import Look, LookError
 from .looks.lut import MAX_STRENGTH
@@ -56,6 +57,9 @@ def cmd_finetune(args: argparse.Namespace) -> None:
         print(f"warning: skipped reference {problem}", file=sys.stderr)
     if not MIN_REFERENCES <= len(read.readings) <= MAX_REFERENCES:
         raise UserError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} readable reference photos, got {len(read.readings)}")
+    warning = small_feed_warning(len(read.readings))
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     content = None
     if args.content:  # the usable ones, as paths: finetune reads them as it reads the Python API's
         checked = load_training_images(content_files, settings.thumb_size)
@@ -66,6 +70,9 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     look = finetune(read.readings, content, settings, callback=_progress, name=name)
     write_atomically(out, look.save)
     print(f"wrote {out} ({len(read.readings)} references, {look.metadata['seconds']:.1f}s)")
+    certainty = Certainty.from_metadata(look.metadata)
+    if certainty is not None:
+        print(f"certainty: {certainty.summary()}")
 
 
 def cmd_stylize(args: argparse.Namespace) -> None:
@@ -182,6 +189,10 @@ def cmd_info(args: argparse.Namespace) -> None:
         if key in look.metadata:
             print(f"{key + ':':12s}{look.metadata[key]}")
     print(f"LUT:        {look.lut.shape[0]}³")
+    certainty = Certainty.from_metadata(look.metadata)
+    if certainty is not None:
+        print(f"certainty:  {certainty.words()}, expected colour error {certainty.expected_error:.1f} ΔE (CIEDE2000)")
+        print(f"advice:     {certainty.advice}")
     for key, value in look.finish.to_dict().items():
         print(f"{key + ':':17s}{value:g}")
     if look.brushwork is not None:

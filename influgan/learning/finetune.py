@@ -34,7 +34,8 @@ from .networks import LookGenerator
 from .texture_adversary import FinishAdversary
 from .finish_estimate import FinishReading, ReferenceTexture, estimate_finish, read_texture, remove_vignette
 from ..looks.finishing import Finish
-from .prior import LookPrior, load_prior
+from .certainty import read_certainty
+from .prior import LookPrior, load_prior, reading_size
 from .references import ReferenceReading, as_readings
 from ..weights import WEIGHTS_DIR
 
@@ -70,6 +71,7 @@ class FinetuneSettings:
     smoothness_weight: float = 0.5
     monotonicity_weight: float = 1.0
     generator_lr: float = 0.01
+    certainty: bool = True  # estimate how close the look is (certainty.py; ~1 s) and store it in its metadata
 
     def __post_init__(self) -> None:
         if self.adversary not in ADVERSARIES:
@@ -258,7 +260,7 @@ def finetune_steps(
     look_generator = LookGenerator(torch.from_numpy(start.lut) if start is not None else None, finish=finish)
     # pulled toward the starting look (the prior's, or the caller's) where the references say little; not toward identity
     anchor = look_generator.lut().detach() if start is not None and settings.anchor_weight else None  # (33, 33, 33, 3)
-    trust = 1.0
+    trust, noise = 1.0, None
     if anchor is not None and settings.adaptive_anchor:
         trial = torch.Generator().manual_seed(settings.seed)  # its own stream: the loop's draws stay as they were
         noise = scene_noise(ref_thumbs, trial)
@@ -298,6 +300,10 @@ def finetune_steps(
 
         report = StepReport(step, settings.steps, losses, time.perf_counter() - started, look_generator)
         if step == settings.steps:
+            certainty = read_certainty(
+                look_generator.lut().detach(), torch.from_numpy(start.lut) if start is not None else None,
+                [reading_size(image) for image in ref_images], prior or load_prior(), noise, trust if noise is not None else None,
+                losses["feed_distance"], settings.seed, content_thumbs) if settings.certainty else None
             metadata = {
                 "references": len(references),
                 "started_from": "prior" if start is not None and start.metadata.get("source") == "prior" else "look" if start else "identity",
@@ -306,8 +312,9 @@ def finetune_steps(
                 **({"finish_reading": {"vignette_error": round(min(reading.vignette_error, 9.0), 4), "grain_energy": round(reading.grain_energy, 3),
                                        "tiles": reading.tiles, "jpeg_modelled": reading.jpeg_modelled,
                                        "grain_read": round(reading.grain_read, 3), "too_small": reading.too_small}} if reading is not None else {}),
+                **({"certainty": certainty.to_metadata()} if certainty is not None else {}),
                 "settings": asdict(settings),
-                "seconds": round(report.elapsed, 2),
+                "seconds": round(time.perf_counter() - started, 2),
             }
             report.result = look_generator.to_look(name=name, metadata=metadata)
         yield report
