@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
@@ -31,6 +30,8 @@ import numpy as np
 import scipy.fft
 import scipy.ndimage
 from PIL import Image
+
+from .lut import for_each_strip
 
 WORK_SIDE = 1080  # the core of a render works at most at this many pixels on the shorter side
 STRIP_PIXELS = 500_000  # pixels per strip of the full-size detail pass
@@ -698,13 +699,7 @@ def render_brushwork(rgb: np.ndarray, brushwork: Brushwork, amount: float = 1.0,
         rendered = rendered[first - top : end - top]
         out[first:end] = _mix(rgb[first:end], rendered, amount)
 
-    threads = max(1, min(threads or 2, len(firsts)))
-    if threads == 1:
-        for first in firsts:
-            one(first)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(one, firsts))
+    for_each_strip(one, firsts, max(1, min(threads or 2, len(firsts))))
     return out
 
 
