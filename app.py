@@ -669,14 +669,17 @@ def cancel_render() -> str:
 @handler
 def download_look(look_name: str, strength_value: float, grain_value: float, vignette_value: float, state: Session | None,
                   protect_skin: float = 0, apply_to: str = "whole", brushwork_amount: float = 100):
-    """The chosen look as set on the Stylize tab: a .look with the strength, grain and vignette baked in, and its
-    colour at that strength as a .cube LUT and a Hald CLUT; each file's name says what it carries. (Protect skin and
-    Apply to work on each photo's subject: a look file cannot carry them.)"""
+    """The chosen look as set on the Stylize tab: a .look with the strength, grain, vignette, brushwork and protect
+    skin baked in, and its colour at that strength as a .cube LUT and a Hald CLUT; each file's name says what it
+    carries. (Apply to is a choice about each photo's subject: a look file does not carry it.)"""
     session = _session(state)
     strength_used = _number(strength_value, "Strength", 0, 150)
+    brushwork_used = _number(brushwork_amount, "Brushwork", 0, 150)
+    protect, _ = _subject_controls(protect_skin, apply_to)
     with session.hold():
         look = _get_look(session, look_name)
-        files = session.look_files(look, strength_used / 100.0, _finish_for(look, grain_value, vignette_value))
+        files = session.look_files(look, strength_used / 100.0, _finish_for(look, grain_value, vignette_value),
+                                   brushwork=brushwork_used / 100.0, protect_skin=protect)
         return {stylize_look_files: gr.update(value=[str(path) for path in files], visible=True), session_state: session}
 
 

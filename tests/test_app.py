@@ -122,6 +122,17 @@ def test_download_look_files_at_the_current_strength(client):
     assert np.abs(cubes[1] - (identity + 0.5 * (cubes[0] - identity))).max() < 1e-4
 
 
+def test_download_this_look_carries_the_brushwork_amount_and_protect_skin(client):
+    """A painted built-in downloaded with Brushwork at 60 % and Protect skin at 40 %: the .look carries both, and says so."""
+    paths = value(client.predict("Pencil sketch", 100, 0, 0, 40, "whole", 60, api_name="/download_look"))
+    look_file = next(p for p in paths if p.endswith(".look"))
+    assert look_file.endswith("_brushwork_skin-protected.look")
+    baked = Look.load(look_file)
+    assert baked.brushwork.amount == pytest.approx(0.6) and baked.default_protect_skin() == pytest.approx(0.4)
+    off = value(client.predict("Pencil sketch", 100, 0, 0, 0, "whole", 0, api_name="/download_look"))
+    assert Look.load(next(p for p in off if p.endswith(".look"))).brushwork is None
+
+
 def test_download_this_look_carries_the_sliders_and_each_file_says_what_it_carries(client, files):
     """The .look as set: 75 % strength, grain 50 %, vignette −40 % (lighter corners); applied at 100 % it gives
     the preview's picture. The .cube and the Hald carry the colour at 75 %, and say "colour-only"."""

@@ -288,3 +288,21 @@ def test_brushwork_with_apply_to_background_leaves_the_person_as_shot():
     cheek, wall = (slice(100, 130), slice(180, 200)), (slice(20, 80), slice(330, 400))
     assert np.abs(background[cheek] - original[cheek]).mean() < 4 < np.abs(painted[cheek] - original[cheek]).mean()
     assert np.abs(background[wall] - painted[wall]).mean() < 2
+
+
+def test_a_look_baked_at_a_brushwork_amount_and_protect_skin_renders_as_set(tmp_path):
+    """What "Download this look" saves: the Brushwork slider's amount and Protect skin travel in the .look."""
+    photo = _painted_photo()
+    look = Look(lut=warm_look().lut, brushwork=Brushwork("ink", {"colour": 1.0}, "after"))
+    baked = look.at(1.0, brushwork=0.6, protect_skin=0.5)
+    baked.save(tmp_path / "baked.look")
+    loaded = Look.load(tmp_path / "baked.look")
+    assert loaded.brushwork.amount == pytest.approx(0.6) and loaded.default_protect_skin() == 0.5
+    expected = np.asarray(look.apply(photo, brushwork=0.6, protect_skin=0.0))
+    assert np.array_equal(np.asarray(loaded.apply(photo, protect_skin=0.0)), expected)
+    assert not np.array_equal(expected, np.asarray(look.apply(photo, protect_skin=0.0)))  # 0.6 is not the full stage
+    assert look.at(1.0, brushwork=0.0).brushwork is None  # the slider at 0: colour only
+    assert look.at(1.0, brushwork=1.5).at(1.0, brushwork=1.5).brushwork.amount == 1.5  # capped, never past the range
+    assert Brushwork.from_dict({"style": "ink"}).amount == 1.0 and "amount" not in Brushwork("ink").to_dict()
+    with pytest.raises(ValueError, match="brushwork amount must be within"):
+        Brushwork("ink", amount=0.0)

@@ -385,14 +385,18 @@ class Session:
         self.keep_recent("video", folder, keep=1)
         return target
 
-    def look_files(self, look: Look, strength: float = 1.0, finish: Finish | None = None) -> list[Path]:
-        """The look as set: a .look with its colour at ``strength`` and ``finish`` (default: its own) baked in
-        (``Look.at``), and that colour as a .cube LUT and a Hald CLUT (level 8). Each file's name says what it carries
-        (``<look>_75pct_grain-vignette.look``, ``<look>_75pct_colour-only.cube``); the newest two sets are kept."""
+    def look_files(self, look: Look, strength: float = 1.0, finish: Finish | None = None, brushwork: float = 1.0,
+                   protect_skin: float | None = None) -> list[Path]:
+        """The look as set: a .look with its colour at ``strength``, ``finish`` (default: its own), the ``brushwork``
+        amount and ``protect_skin`` baked in (``Look.at``), and that colour as a .cube LUT and a Hald CLUT (level 8).
+        Each file's name says what it carries (``<look>_75pct_grain_vignette_brushwork.look``,
+        ``<look>_75pct_colour-only.cube``); the newest two sets are kept."""
         stem = re.sub(r"[^A-Za-z0-9_-]+", "_", look.name).strip("_")[:60] or "look"
-        baked = look.at(strength, finish)
+        baked = look.at(strength, finish, brushwork=brushwork, protect_skin=protect_skin)
         at = "" if strength == 1.0 else f"_{round(strength * 100)}pct"
-        carried = "_".join(part for part, amount in (("grain", baked.finish.grain_amount), ("vignette", baked.finish.vignette_amount)) if amount) or "colour-only"
+        parts = (("grain", baked.finish.grain_amount), ("vignette", baked.finish.vignette_amount),
+                 ("brushwork", baked.brushwork is not None), ("skin-protected", baked.default_protect_skin()))
+        carried = "_".join(part for part, amount in parts if amount) or "colour-only"
         folder = self.new_folder("look")
         paths = [folder / f"{stem}{at}_{carried}.look", folder / f"{stem}{at}_colour-only.cube", folder / f"{stem}{at}_colour-only_hald.png"]
         baked.save(paths[0])
