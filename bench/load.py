@@ -10,7 +10,11 @@ stylizing stays fast meanwhile.
 
 --hostile adds, at the same time, what pushed the app over before (issue 20): two `.cube` uploads of one 30 MB
 line, two 10000×10000 PNG photos (100 MP; 300 KB files), two feeds holding that PNG, and a 100 MP full-size save.
-The cubes must be refused with their reason; everything else must work.
+The cubes must be refused with their reason; everything else must work. And the disk amplifications of issue 29,
+with the server's disk caps set low (a visitor 400 MB, all visitors 700 MB): 20 flat 6000×6000 PNGs (46 KB each)
+saved full size at grain 100 % (~500 MB written before; refused up front now) and a one-minute 720p clip of 40 KB
+rendered at grain 100 % (~500 MB; refused up front). The busiest visitor's folder and all of them together must
+stay within the caps (the server's cap refusing what would pass it is tests/test_session.py's).
 
 Every visitor checks that nothing was lost (each photo it added is in its gallery; each saved file opens at the
 photo's size). When all have left, the server's sessions end after INFLUGAN_SESSION_IDLE (set short here) and old
@@ -62,13 +66,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-IDLE = 90  # seconds: the server ends sessions unused this long (longer than a fine-tune waits in the queue here), and sweeps uploads this old
+VISITOR_DISK_MB, SERVER_DISK_MB = 400, 700  # the disk caps of the --hostile run (the app's defaults: 1536 MB, 8 GB)
+IDLE = 150  # seconds: the server ends sessions unused this long (longer than a fine-tune waits in the queue here), and sweeps uploads this old
 
 
-def start_server(port: int, steps: int, log, folder: Path) -> subprocess.Popen:
-    """``python app.py`` on 127.0.0.1:port with its files in ``folder``; returns once it answers."""
+def start_server(port: int, steps: int, log, folder: Path, caps: bool = False) -> subprocess.Popen:
+    """``python app.py`` on 127.0.0.1:port with its files in ``folder``; returns once it answers. caps: the low disk
+    caps of the --hostile run."""
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "INFLUGAN_STEPS": str(steps), "GRADIO_ANALYTICS_ENABLED": "False",
-           "GRADIO_TEMP_DIR": str(folder), "INFLUGAN_SESSION_IDLE": str(IDLE), "INFLUGAN_UPLOAD_TTL": str(IDLE)}
+           "GRADIO_TEMP_DIR": str(folder), "INFLUGAN_SESSION_IDLE": str(IDLE), "INFLUGAN_UPLOAD_TTL": str(IDLE),
+           **({"INFLUGAN_VISITOR_DISK_MB": str(VISITOR_DISK_MB), "INFLUGAN_DISK_MB": str(SERVER_DISK_MB)} if caps else {})}
     server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while True:
@@ -83,7 +90,20 @@ def start_server(port: int, steps: int, log, folder: Path) -> subprocess.Popen:
 
 def disk_used(folder: Path) -> int:
     """Bytes in the files under ``folder``."""
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except OSError:  # deleted while we looked
+            continue
+    return total
+
+
+def session_disk(folder: Path) -> tuple[int, int]:
+    """(bytes in the busiest visitor's folder, bytes in all visitors' folders) of the server's files in ``folder``."""
+    visitors = [path for path in folder.glob("**/influgan-sessions/*/*") if path.is_dir()]
+    sizes = [disk_used(path) for path in visitors]
+    return max(sizes, default=0), sum(sizes)
 
 
 def peak_rss(pid: int) -> int:
@@ -164,19 +184,40 @@ def visitor(url: str, index: int, args: argparse.Namespace, tally: Tally, deadli
 
 def hostile_files(folder: Path) -> dict[str, Path]:
     """A .cube of one 30 MB line and a 10000×10000 PNG (100 MP) written row by row into a 300 KB file."""
+    flats = []  # 46 KB each; ~25 MB each once saved with grain (distinct bytes: Gradio stores equal uploads once)
+    for index in range(20):
+        flats.append(folder / f"flat_{index:02d}.png")
+        flats[-1].write_bytes(_flat_png(6000, 6000, (90 + index, 140, 200)))
+    clip = folder / "still_720p.mp4"  # one minute of a still picture: ~40 KB; ~500 MB once rendered with grain
+    _still_clip(clip, (1280, 720), seconds=60)
     cube = folder / "one_line.cube"
     with open(cube, "w") as handle:
         handle.write("LUT_3D_SIZE 2 " + "0.5 " * (30 * 2**20 // 4))
     big = folder / "huge.png"
     big.write_bytes(_flat_png(10000, 10000))
-    return {"cube": cube, "png": big}
+    return {"cube": cube, "png": big, "flats": flats, "clip": clip}
 
 
-def _flat_png(width: int, height: int) -> bytes:
+def _still_clip(path: Path, size: tuple[int, int], seconds: int, fps: int = 30) -> None:
+    import av
+
+    picture = np.asarray(Image.open(PHOTOS[0]).convert("RGB").resize(size), dtype=np.uint8)
+    with av.open(str(path), "w") as clip:
+        stream = clip.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "30"})
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+        for _ in range(seconds * fps):
+            for packet in stream.encode(frame):
+                clip.mux(packet)
+        for packet in stream.encode():
+            clip.mux(packet)
+
+
+def _flat_png(width: int, height: int, colour: tuple[int, int, int] = (90, 140, 200)) -> bytes:
     import struct
     import zlib
 
-    row = b"\x00" + bytes([90, 140, 200]) * width
+    row = b"\x00" + bytes(colour) * width
     squeeze = zlib.compressobj(9)
     body = b"".join(squeeze.compress(row) for _ in range(height)) + squeeze.flush()
 
@@ -188,13 +229,22 @@ def _flat_png(width: int, height: int) -> bytes:
 
 
 def hostile(url: str, kind: str, index: int, files: dict[str, Path], tally: Tally, deadline: float) -> None:
-    """One hostile visitor: kind "cube" (must be refused), "photo" (a 100 MP PNG), "feed" (a feed holding it) or
-    "save" (a 100 MP photo saved at full size)."""
+    """One hostile visitor: kind "cube" (must be refused), "photo" (a 100 MP PNG), "feed" (a feed holding it),
+    "save" (a 100 MP photo saved at full size), "amplify-photos" (20 flat 36 MP PNGs saved at grain 100 %: must be
+    refused) or "amplify-clip" (a still one-minute clip at grain 100 %: must be refused)."""
     client = Client(url, verbose=False)
     call = _caller(client, f"hostile-{kind}-{index}", tally, deadline)
     try:
         if kind == "cube":
             call(handle_file(str(files["cube"])), api_name="/upload_look", refusal="line 1")
+        elif kind == "amplify-photos":
+            gallery = call([handle_file(str(path)) for path in files["flats"]], "Golden hour", 100, 0, 0, api_name="/add_photos")[0]
+            if len(gallery) != len(files["flats"]):
+                tally.lost.append(f"hostile {kind} {index}: a flat photo")
+            call("Golden hour", 100, 100, 0, api_name="/download", refusal="Saving full-size photos: your files would take")
+        elif kind == "amplify-clip":
+            call([handle_file(str(files["clip"]))], "Golden hour", 100, 0, 0, api_name="/add_photos")
+            call("Golden hour", 100, 100, 0, api_name="/render_video", refusal="still_720p.mp4 with the look")
         elif kind == "feed":
             feed = [handle_file(str(files["png"]))] + [handle_file(str(p)) for p in FEED[:3]]
             if len(call(feed, api_name="/add_references")[0]) != 4:
@@ -218,7 +268,7 @@ def percentiles(seconds: list[float]) -> str:
     return f"{p50:.2f} s / {p95:.2f} s (n={len(seconds)})"
 
 
-def report(args: argparse.Namespace, tally: Tally, rss: int, wall: float, disk: tuple[int, int, int]) -> None:
+def report(args: argparse.Namespace, tally: Tally, rss: int, wall: float, disk: tuple[int, int, int], sessions: tuple[int, int]) -> None:
     training = (min(s for s, _, _ in tally.finetunes), max(e for _, e, _ in tally.finetunes)) if tally.finetunes else (0, 0)
     during = [t for s, t in tally.stylize if s < training[1] and s + t > training[0]]
     waits = [end - start - trained for start, end, trained in tally.finetunes]
@@ -226,7 +276,7 @@ def report(args: argparse.Namespace, tally: Tally, rss: int, wall: float, disk: 
     rows = [
         ("requests done", f"{tally.requests}", ""),
         ("errors", f"{len(tally.errors)}", "0: " + ("met" if not tally.errors else "MISSED")),
-        ("hostile inputs refused with their reason", f"{len(tally.refused)}", "2 with --hostile" if args.hostile else ""),
+        ("hostile inputs refused with their reason", f"{len(tally.refused)}", "≥ 4 with --hostile (2 cubes, 2 amplifications)" if args.hostile else ""),
         ("lost files", f"{len(tally.lost)}", "0: " + ("met" if not tally.lost else "MISSED")),
         ("fine-tunes completed", f"{len(tally.finetunes)} of {args.clients}", ""),
         ("fine-tune training time, median", f"{np.median([t for _, _, t in tally.finetunes]):.1f} s" if tally.finetunes else "–", ""),
@@ -238,7 +288,15 @@ def report(args: argparse.Namespace, tally: Tally, rss: int, wall: float, disk: 
          "back to the start: " + ("met" if disk[2] <= disk[0] else "MISSED")),
         ("wall time", f"{wall:.0f} s", ""),
     ]
-    mix = " + the hostile mix (2 one-line 30 MB .cube, 2 × 100 MP PNG photos, 2 feeds holding it, a 100 MP save)" if args.hostile else ""
+    if args.hostile:
+        rows[-1:-1] = [
+            ("busiest visitor's folder, at its busiest", f"{sessions[0] / 2**20:.1f} MB",
+             f"≤ {VISITOR_DISK_MB} MB: " + ("met" if sessions[0] <= VISITOR_DISK_MB * 2**20 else "MISSED")),
+            ("all visitors' folders, at their busiest", f"{sessions[1] / 2**20:.1f} MB",
+             f"≤ {SERVER_DISK_MB} MB: " + ("met" if sessions[1] <= SERVER_DISK_MB * 2**20 else "MISSED")),
+        ]
+    mix = (" + the hostile mix (2 one-line 30 MB .cube, 2 × 100 MP PNG photos, 2 feeds holding it, a 100 MP save; 20 flat 36 MP PNGs "
+           "and a still 1-minute 720p clip saved and rendered at grain 100 %)") if args.hostile else ""
     print(f"\nInfluGAN load test: {args.clients} visitors × (upload → fine-tune {args.steps} steps → stylize ×{args.stylize} → save){mix}, "
           f"server on 127.0.0.1, {os.cpu_count()} CPU cores\n")
     print("| measure | value | goal |")
@@ -265,21 +323,22 @@ def main() -> int:
         server_files.mkdir()
         inputs.mkdir()
         files = hostile_files(inputs) if args.hostile else {}
-        server = start_server(port, args.steps, log, server_files)
-        disk = [disk_used(server_files), 0, 0]
+        server = start_server(port, args.steps, log, server_files, caps=args.hostile)
+        disk, sessions = [disk_used(server_files), 0, 0], [0, 0]
         tally = Tally()
         started = time.monotonic()
         url = f"http://127.0.0.1:{port}/"
         try:
-            with ThreadPoolExecutor(args.clients + (7 if args.hostile else 0)) as pool:
+            with ThreadPoolExecutor(args.clients + (9 if args.hostile else 0)) as pool:
                 deadline = started + args.timeout
                 jobs = [pool.submit(visitor, url, index, args, tally, deadline) for index in range(args.clients)]
                 if args.hostile:
-                    kinds = ["cube", "cube", "photo", "photo", "feed", "feed", "save"]
+                    kinds = ["cube", "cube", "photo", "photo", "feed", "feed", "save", "amplify-photos", "amplify-clip"]
                     jobs += [pool.submit(hostile, url, kind, index, files, tally, deadline) for index, kind in enumerate(kinds)]
                 while not all(job.done() for job in jobs):  # the disk at its busiest, sampled
                     disk[1] = max(disk[1], disk_used(server_files))
-                    time.sleep(2)
+                    sessions = [max(a, b) for a, b in zip(sessions, session_disk(server_files))]
+                    time.sleep(1)
             wall = time.monotonic() - started
             left = time.monotonic()  # everyone has left: sessions end after IDLE, uploads older than IDLE are swept
             disk[2] = disk_used(server_files)
@@ -290,7 +349,7 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(timeout=30)
-        report(args, tally, rss, wall, tuple(disk))
+        report(args, tally, rss, wall, tuple(disk), tuple(sessions))
         if tally.errors:
             log.seek(0)
             print("\nserver log (last lines):\n" + "".join(log.readlines()[-200:]))

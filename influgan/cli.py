@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .looks.cube import MAX_CUBE_SIZE, MIN_CUBE_SIZE, CubeError
 from .looks.hald import DEFAULT_LEVEL, HALD_LEVELS
+from .learning.certainty import Certainty, small_feed_warning  # NumPy only: info stays torch-free
 from .images import IMAGE_SUFFIXES, ImageError, find_images, load_training_images
 from .looks.look import Look, LookError
 from .looks.lut import MAX_STRENGTH
@@ -39,16 +40,9 @@ def _progress(report) -> None:
         sys.stderr.flush()
 
 
-def _load_many(files: list[Path], what: str) -> list:
-    """Load every usable training photo in ``files``; unreadable, tiny or strip-thin ones are reported and skipped."""
-    loaded = load_training_images(files, 512)
-    for problem in loaded.problems:
-        print(f"warning: skipped {what} {problem}", file=sys.stderr)
-    return loaded.images
-
-
 def cmd_finetune(args: argparse.Namespace) -> None:
     from .learning.finetune import MAX_REFERENCES, MIN_REFERENCES, FinetuneSettings, finetune
+    from .learning.references import read_references
 
     files = find_images(args.refs)
     if len(files) > MAX_REFERENCES:  # refused before loading: which 50 show the look best is the user's choice
@@ -57,16 +51,29 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     if Path(args.out).suffix.lower() in (*IMAGE_SUFFIXES, ".cube"):
         raise UserError(f"--out {args.out}: a look is written as a .look file (export-cube makes a .cube from it)")
     out = check_output_file(args.out, [*files, *content_files])  # before the fine-tune, not after it
-    references = _load_many(files, "reference")
-    if not 1 <= len(references) <= MAX_REFERENCES:  # 1–2: paintings (finetune checks their size)
-        raise UserError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} readable reference photos (or 1–{MIN_REFERENCES - 1} paintings), got {len(references)}")
-    content = _load_many(content_files, "content photo") if args.content else None
     settings = FinetuneSettings(steps=args.steps, seed=args.seed, adversary=args.adversary, start_from=args.start,
                                 learn_brushwork=not args.no_brushwork, brushwork_loss=args.brushwork_loss)
+    read = read_references(files)  # each read once, at the sizes learning needs: as the app and the Python API do
+    for problem in read.problems:
+        print(f"warning: skipped reference {problem}", file=sys.stderr)
+    if not 1 <= len(read.readings) <= MAX_REFERENCES:  # 1–2: paintings (read_feed checks their size)
+        raise UserError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} readable reference photos (or 1–{MIN_REFERENCES - 1} paintings), got {len(read.readings)}")
+    warning = small_feed_warning(len(read.readings)) if len(read.readings) >= MIN_REFERENCES else None
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    content = None
+    if args.content:  # the usable ones, as paths: finetune reads them as it reads the Python API's
+        checked = load_training_images(content_files, settings.thumb_size)
+        for problem in checked.problems:
+            print(f"warning: skipped content photo {problem}", file=sys.stderr)
+        content = [str(path) for path in checked.paths]
     name = args.name or out.stem
-    look = finetune(references, content, settings, callback=_progress, name=name)
+    look = finetune(read.readings, content, settings, callback=_progress, name=name)
     write_atomically(out, look.save)
-    print(f"wrote {out} ({len(references)} references, {look.metadata['seconds']:.1f}s)")
+    print(f"wrote {out} ({len(read.readings)} references, {look.metadata['seconds']:.1f}s)")
+    certainty = Certainty.from_metadata(look.metadata)
+    if certainty is not None:
+        print(f"certainty: {certainty.summary()}")
 
 
 def cmd_stylize(args: argparse.Namespace) -> None:
@@ -183,6 +190,10 @@ def cmd_info(args: argparse.Namespace) -> None:
         if key in look.metadata:
             print(f"{key + ':':12s}{look.metadata[key]}")
     print(f"LUT:        {look.lut.shape[0]}³")
+    certainty = Certainty.from_metadata(look.metadata)
+    if certainty is not None:
+        print(f"certainty:  {certainty.words()}, expected colour error {certainty.expected_error:.1f} ΔE (CIEDE2000)")
+        print(f"advice:     {certainty.advice}")
     for key, value in look.finish.to_dict().items():
         print(f"{key + ':':17s}{value:g}")
     if look.brushwork is not None:

@@ -32,7 +32,7 @@ MAX_PIXELS = 100_000_000  # 100 MP: a 48 MP phone photo passes, a 20000×20000 b
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MIN_REFERENCES, MAX_REFERENCES = 3, 50  # a feed a look is learned from
 PAINTING_SIDE = 480  # one or two images this large (shorter side, px) are a feed of their own: a painting
-MIN_TRAINING_SIDE = 32  # a reference or content photo smaller than this has too little to learn from
+MIN_TRAINING_SIDE = 32  # a photo smaller than this a side has too little to learn from, or to show a look on
 MAX_TRAINING_ASPECT = 8.0  # nor one thinner than 8:1 (its 128 px training thumbnail would be a sliver)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp", ".gif")
 PHOTO_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "HEIF", "AVIF", "TIFF", "BMP", "GIF")
@@ -148,11 +148,18 @@ def _reduce(image: Image.Image, factor: int) -> Image.Image:
     return reduced
 
 
-def check_training_size(size: tuple[int, int], name: str) -> None:
-    """Raise ImageError unless a photo of ``size`` can teach a look: sides ≥ 32 px, no thinner than 8:1."""
+def check_photo_size(size: tuple[int, int], name: str) -> None:
+    """Raise ImageError unless ``size`` is a photo's: sides ≥ 32 px. One rule, one message, for a photo to learn
+    from and one to stylize in the app (a 1×1 PNG is neither)."""
     width, height = size
     if min(width, height) < MIN_TRAINING_SIDE:
         raise ImageError(f"{name}: {width}×{height} px is too small (at least {MIN_TRAINING_SIDE} px a side)")
+
+
+def check_training_size(size: tuple[int, int], name: str) -> None:
+    """Raise ImageError unless a photo of ``size`` can teach a look: ``check_photo_size``, and no thinner than 8:1."""
+    check_photo_size(size, name)
+    width, height = size
     if max(width, height) > MAX_TRAINING_ASPECT * min(width, height):
         raise ImageError(f"{name}: {width}×{height} px is too thin a strip to learn from (at most {MAX_TRAINING_ASPECT:g}:1)")
 
@@ -170,6 +177,7 @@ class TrainingImages:
 
     images: list[Image.Image] = field(default_factory=list)
     names: list[str] = field(default_factory=list)  # file names, one per image
+    paths: list[Path] = field(default_factory=list)  # the files, one per image
     problems: list[str] = field(default_factory=list)  # one line per unusable file: "<name>: <reason>"
     left_over: int = 0  # files not read because ``limit`` usable ones were already found
 
@@ -188,6 +196,7 @@ def load_training_images(paths: Sequence[str | os.PathLike], size: int, limit: i
             loaded.problems.append(str(error))
             continue
         loaded.names.append(Path(path).name)
+        loaded.paths.append(Path(path))
     return loaded
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 
 import httpx
@@ -78,8 +79,8 @@ def test_finetune_gives_look_and_cube(client):
     status, preview, plot, downloads, dropdown = client.training
     assert "Test look" in status and "learned from 4 photos" in status
     assert Image.open(preview).mode == "RGB"
-    distances = [row[1] for row in plot["data"]]
-    assert len(distances) == STEPS and all(d > 0 for d in distances)  # ΔE to the feed, a point per step
+    raw = re.search(r'class="raw" points="([^"]+)"', plot)[1].split()
+    assert len(raw) == STEPS and "ΔE" in plot  # ΔE to the feed, a point per step
     look_file = next(p for p in downloads if p.endswith(".look"))
     cube_file = next(p for p in downloads if p.endswith(".cube"))
     look = Look.load(look_file)
@@ -89,8 +90,9 @@ def test_finetune_gives_look_and_cube(client):
 
 
 def test_strength_changes_the_preview(client):
-    before, half = client.predict("Test look", 50, 0, 0, api_name="/preview_strength")
-    _, full = client.predict("Test look", 150, 0, 0, api_name="/preview_strength")
+    (before, half), *boxes = client.predict("Test look", 50, 0, 0, api_name="/preview_strength")
+    (_, full), *_ = client.predict("Test look", 150, 0, 0, api_name="/preview_strength")
+    assert all(box == {"__type__": "update"} for box in boxes)  # in range: the boxes are left as they are
     arrays = [np.asarray(Image.open(p), dtype=np.int16) for p in (before, half, full)]
     assert all(a.shape == (768, 1024, 3) for a in arrays)
     assert np.abs(arrays[2] - arrays[0]).mean() > np.abs(arrays[1] - arrays[0]).mean() > 0.5
@@ -110,14 +112,44 @@ def test_strength_zero_returns_the_input(client, files):
 
 
 def test_download_look_files_at_the_current_strength(client):
-    full = value(client.predict("Golden hour", 100, api_name="/download_look"))
-    half = value(client.predict("Golden hour", 50, api_name="/download_look"))
+    full = value(client.predict("Golden hour", 100, 0, 0, api_name="/download_look"))
+    half = value(client.predict("Golden hour", 50, 0, 0, api_name="/download_look"))
     assert sorted(p.rsplit(".", 1)[1] for p in full) == ["cube", "look", "png"]
     cubes = [Look.load(next(p for p in paths if p.endswith(".cube"))).lut for paths in (full, half)]
     look = Look.load(next(p for p in full if p.endswith(".look")))
     assert np.abs(cubes[0] - look.lut).max() < 1e-5  # at 100 % the .cube is the look's colour
     identity = Look().lut
     assert np.abs(cubes[1] - (identity + 0.5 * (cubes[0] - identity))).max() < 1e-4
+
+
+def test_download_this_look_carries_the_brushwork_amount_and_protect_skin(client):
+    """A painted built-in downloaded with Brushwork at 60 % and Protect skin at 40 %: the .look carries both, and says so."""
+    paths = value(client.predict("Pencil sketch", 100, 0, 0, 40, "whole", 60, api_name="/download_look"))
+    look_file = next(p for p in paths if p.endswith(".look"))
+    assert look_file.endswith("_brushwork_skin-protected.look")
+    baked = Look.load(look_file)
+    assert baked.brushwork.amount == pytest.approx(0.6) and baked.default_protect_skin() == pytest.approx(0.4)
+    off = value(client.predict("Pencil sketch", 100, 0, 0, 0, "whole", 0, api_name="/download_look"))
+    assert Look.load(next(p for p in off if p.endswith(".look"))).brushwork is None
+
+
+def test_download_this_look_carries_the_sliders_and_each_file_says_what_it_carries(client, files):
+    """The .look as set: 75 % strength, grain 50 %, vignette −40 % (lighter corners); applied at 100 % it gives
+    the preview's picture. The .cube and the Hald carry the colour at 75 %, and say "colour-only"."""
+    from influgan.looks.finishing import grain_from_slider
+
+    paths = value(client.predict("Test look", 75, 50, -40, api_name="/download_look"))
+    look_file, cube_file, hald_file = (next(p for p in paths if p.endswith(suffix)) for suffix in (".look", ".cube", ".png"))
+    assert "75pct_grain_vignette.look" in look_file and "75pct_colour-only.cube" in cube_file and "75pct_colour-only_hald.png" in hald_file
+    baked, original = Look.load(look_file), Look.load(next(p for p in client.training[3] if p.endswith(".look")))
+    assert baked.finish.grain_amount == pytest.approx(0.75 * grain_from_slider(50), abs=1e-4)
+    assert baked.finish.vignette_amount == pytest.approx(0.75 * -0.4, abs=1e-4)
+    assert np.abs(baked.lut - original.colour_lut(0.75)).max() < 1e-5
+    assert np.abs(Look.load(cube_file).lut - original.colour_lut(0.75)).max() < 1e-5
+    (before, after), *_ = client.predict("Test look", 75, 50, -40, api_name="/preview_strength")
+    again = baked.apply(Image.open(before))  # the downloaded look at 100 % is the preview (grain averaged out: it is a JPEG)
+    small = [np.asarray(image.resize((128, 96), Image.Resampling.BOX), dtype=np.int16) for image in (again, Image.open(after))]
+    assert np.abs(small[0] - small[1]).mean() < 1.0
 
 
 def test_many_photos_download_as_zip(url, files):
@@ -151,8 +183,8 @@ def test_sessions_are_isolated(url, client):
     stranger = Client(url, verbose=False)
     with pytest.raises(AppError, match="Add at least 3 reference photos"):
         stranger.predict("Stolen", STEPS, 0, api_name="/finetune")
-    with pytest.raises(AppError, match="not in the list of choices|Choose a look"):  # the first visitor's look is not offered to others
-        stranger.predict("Test look", 100, api_name="/download_look")
+    with pytest.raises(AppError, match="Choose a look"):  # the first visitor's look is not offered to others
+        stranger.predict("Test look", 100, 0, 0, api_name="/download_look")
 
 
 def test_all_bad_references_name_each_reason(url, files):
@@ -169,12 +201,74 @@ def call_raw(url: str, api_name: str, data_json: str) -> str:
     return httpx.get(f"{url}gradio_api/call/{api_name}/{event}", timeout=60).text
 
 
-@pytest.mark.parametrize("strength, named", [("NaN", "0..150"), ("Infinity", "150"), ("-5", "minimum value 0"), ("1e309", "150"), ('"lots"', "lots")])
+@pytest.mark.parametrize("strength, named", [("NaN", "0..150"), ("Infinity", "inf"), ("1e309", "inf"), ('"lots"', "lots"), ("[1]", "[1]")])
 def test_a_bad_slider_value_is_named(url, client, strength, named):
     text = call_raw(url, "preview_strength", f'["Golden hour", {strength}, 0, 0, null, 0, "whole", 100]')  # raw: every input
     assert "event: error" in text
-    message = json.loads(text.split("data: ", 1)[1])["error"]  # Gradio's own range check, or the app's
-    assert message and named in message
+    message = json.loads(text.split("data: ", 1)[1])["error"]
+    assert message.startswith("Strength must be a number within 0..150") and named in message and "\n" not in message
+
+
+def test_a_number_out_of_range_is_clamped_and_the_box_says_so(client):
+    """999 typed into the strength box: the preview is rendered at 150 %, and the box is set to 150."""
+    (_, at_999), box, grain, vignette, _ = client.predict("Test look", 999, -5, 0, api_name="/preview_strength")
+    (_, at_150), *_ = client.predict("Test look", 150, 0, 0, api_name="/preview_strength")
+    assert value(box) == 150 and value(grain) == 0 and vignette == {"__type__": "update"}
+    assert np.abs(np.asarray(Image.open(at_999), dtype=np.int16) - np.asarray(Image.open(at_150), dtype=np.int16)).max() <= 2
+
+
+@pytest.mark.parametrize("api_name, data, named", [
+    ("finetune", '["x", 10, NaN, null]', "Seed must be a number"),  # was: "Could not preprocess … cannot convert float NaN to integer"
+    ("finetune", '["x", "ten", 0, null]', "Training steps must be a number"),
+    ("add_photos", '[[{"path": 5}], "Golden hour", 100, 0, 0, null]', "could not be read"),
+    ("add_references", '[{"meta": 1}, null]', "could not be read"),
+    ("upload_look", '[{"value": 1}, null]', "could not be read"),
+    ("choose_look", '[["<img src=x>"], 100, null, 100]', "Choose a look"),
+    ("preview_grain", '["Golden hour", 100, {"value": 5}, 0, null, 0, "whole"]', "Grain must be a number"),
+])
+def test_a_malformed_call_gets_one_readable_line(url, api_name, data, named):
+    text = call_raw(url, api_name, data)
+    assert "event: error" in text, text
+    message = json.loads(text.split("data: ", 1)[1])["error"]
+    assert named in message and "\n" not in message and "Original error" not in message and "<img" not in message and len(message) < 400
+
+
+@pytest.mark.parametrize("given", ["secret.jpg", "weights/looks/golden_hour.look", "../../etc/passwd"])
+def test_a_relative_path_is_named_as_given_not_resolved_on_the_server(url, given):
+    import os
+
+    text = call_raw(url, "add_references", '[[{"path": "%s", "meta": {"_type": "gradio.FileData"}}], null]' % given)
+    message = json.loads(text.split("data: ", 1)[1])["error"]
+    assert given in message and os.getcwd() not in message and "\n" not in message
+
+
+def test_monitoring_is_off(url):
+    for path in ("monitoring/summary", "gradio_api/monitoring/summary"):
+        response = httpx.get(f"{url}{path}", timeout=10)
+        assert response.status_code in (403, 404) and "fn_name" not in response.text and "success_rate" not in response.text
+
+
+def test_a_photo_too_small_is_refused_as_a_reference_is(url, files):
+    """One rule, one message: a 1×1 PNG (or 16×12) is refused on the Stylize tab as on the References tab."""
+    visitor = Client(url, verbose=False)
+    with pytest.raises(AppError, match=r"tiny.png: 16×12 px is too small \(at least 32 px a side\)"):
+        visitor.predict([handle_file(str(files["tiny"]))], "Golden hour", 100, 0, 0, api_name="/add_photos")
+
+
+def test_control_characters_are_cleaned_from_names_on_the_way_in(url, tmp_path):
+    """NUL and U+202E (which reverses the text after it) leave a look's name and a photo's name before they are
+    shown or name a file."""
+    cube = tmp_path / "odd.cube"
+    cube.write_text('TITLE "evil\u202egnp.exe"\nLUT_3D_SIZE 2\n' + "".join(f"{r} {g} {b}\n" for b in (0, 1) for g in (0, 1) for r in (0, 1)), encoding="utf-8")
+    photo = tmp_path / "me\u202egpj.png"
+    synthetic_photo(8, (64, 48)).save(photo)
+    visitor = Client(url, verbose=False)
+    name = visitor.predict(handle_file(str(cube)), api_name="/upload_look")["value"]
+    assert name == "evilgnp.exe"
+    gallery = visitor.predict([handle_file(str(photo))], name, 100, 0, 0, api_name="/add_photos")[0]
+    assert gallery[0]["caption"] == "megpj.png"
+    saved = value(visitor.predict(name, 100, 0, 0, api_name="/download"))
+    assert "\u202e" not in saved and "\x00" not in saved
 
 
 def test_a_look_with_a_huge_number_in_its_metadata_is_refused_by_name(url, tmp_path):
@@ -206,7 +300,7 @@ def test_long_names_are_shortened_not_fatal(url, tmp_path):
 
 
 def test_a_hald_clut_travels_both_ways(url, client):
-    downloads = value(client.predict("Test look", 100, api_name="/download_look"))
+    downloads = value(client.predict("Test look", 100, 0, 0, api_name="/download_look"))
     hald = next(p for p in downloads if p.endswith(".png"))
     assert Image.open(hald).size == (512, 512)  # level 8
     visitor = Client(url, verbose=False)
@@ -253,7 +347,7 @@ def test_a_learned_grain_and_vignette_show_on_the_sliders_and_stay_in_the_look_f
 
     from influgan import Finish
     from influgan.learning import finish_estimate
-    from influgan.looks.finishing import GRAIN_SLIDER_MAX
+    from influgan.looks.finishing import slider_from_grain
 
     flat = {"black": np.zeros(finish_estimate.RADIAL_BINS), "white": np.zeros(finish_estimate.RADIAL_BINS)}
     monkeypatch.setattr(finish_estimate, "load_natural_texture", lambda: flat)  # synthetic scenes: no lens falloff
@@ -267,8 +361,49 @@ def test_a_learned_grain_and_vignette_show_on_the_sliders_and_stay_in_the_look_f
     learned = Look.load(next(p for p in downloads if p.endswith(".look"))).finish
     assert learned.grain_amount == pytest.approx(4.0, rel=0.25) and learned.vignette_amount == pytest.approx(0.4, abs=0.06)
     grain, vignette = visitor.predict("Grainy", 100, api_name="/choose_look")[:2]  # what picking the look sets
-    assert value(grain) == pytest.approx(100 * learned.grain_amount / GRAIN_SLIDER_MAX, abs=0.1)
+    assert value(grain) == pytest.approx(slider_from_grain(learned.grain_amount), abs=0.1)  # the perceptual scale
     assert value(vignette) == pytest.approx(100 * learned.vignette_amount, abs=0.1)
+
+
+# --- one look, whichever door ------------------------------------------------------------------------------------
+def grainy_vignetted_feed(folder, count: int = 12):
+    """A feed as a creator posts it: scenes through a warm look, a vignette of 0.35 and luminance grain of RMS 0.035
+    (0..1), saved as 1080 px JPEGs at quality 85."""
+    from test_finish_estimate import scene
+
+    from influgan import Finish
+
+    look = Look(lut=Look().lut * np.array([1.0, 0.93, 0.8], dtype=np.float32), finish=Finish(vignette_amount=0.35, vignette_radius=0.5))
+    paths = []
+    for index in range(count):
+        rng = np.random.default_rng(index)
+        styled = np.asarray(look.apply(scene(index, (1080, 720)), seed=index), dtype=np.float32) / 255.0
+        styled = styled + rng.normal(0.0, 0.035, styled.shape[:2])[..., None]  # luminance grain: the same on R, G, B
+        paths.append(folder / f"post_{index:02d}.jpg")
+        Image.fromarray((np.clip(styled, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB").save(paths[-1], quality=85)
+    return paths
+
+
+def test_the_cli_the_app_and_the_python_api_learn_the_same_look(url, tmp_path):
+    """The same files, settings and seed through every door give the same look: LUT and finish (grain and
+    vignette learned by all three, not dropped by one)."""
+    import influgan
+    from test_cli import run
+
+    paths = grainy_vignetted_feed(tmp_path)
+    run("finetune", "--refs", *paths, "--out", tmp_path / "cli.look", "--steps", 10, "--seed", 3)
+    cli = Look.load(tmp_path / "cli.look")
+    python = influgan.finetune([str(p) for p in paths], settings=influgan.FinetuneSettings(steps=10, seed=3))
+    visitor = Client(url, verbose=False)
+    visitor.predict([handle_file(str(p)) for p in paths], api_name="/add_references")
+    downloads = visitor.predict("Same look", 10, 3, api_name="/finetune")[3]
+    app = Look.load(next(p for p in downloads if p.endswith(".look")))
+
+    assert cli.finish.grain_amount > 2.0 and cli.finish.vignette_amount > 0.15  # the feed's (0 before: read at 512 px)
+    for other in (python, app):
+        for key, learned in cli.finish.to_dict().items():
+            assert other.finish.to_dict()[key] == pytest.approx(learned, abs=1e-6), key
+        assert np.abs(other.lut - cli.lut).max() < 1e-4
 
 
 # --- subject-aware looks (issue 32): Protect skin and Apply to on the Stylize tab -------------------------------------
@@ -276,8 +411,8 @@ def test_protect_skin_and_apply_to_in_the_preview_and_the_full_size_photo(url):
     visitor = Client(url, verbose=False)
     astronaut = Image.open("examples/content/astronaut.jpg").convert("RGB")
     visitor.predict([handle_file("examples/content/astronaut.jpg")], "Teal & orange", 150, 0, 0, api_name="/add_photos")
-    before, styled = visitor.predict("Teal & orange", 150, 0, 0, 0, "whole", api_name="/preview_protect_skin")
-    _, kept = visitor.predict("Teal & orange", 150, 0, 0, 100, "whole", api_name="/preview_protect_skin")
+    (before, styled), *_ = visitor.predict("Teal & orange", 150, 0, 0, 0, "whole", api_name="/preview_protect_skin")
+    (_, kept), *_ = visitor.predict("Teal & orange", 150, 0, 0, 100, "whole", api_name="/preview_protect_skin")
     _, background = visitor.predict("Teal & orange", 150, 0, 0, 0, "background", api_name="/preview_apply_to")
     original, styled, kept, background = (np.asarray(Image.open(p).convert("RGB"), np.int16) for p in (before, styled, kept, background))
     cheek, wall = (slice(100, 130), slice(180, 200)), (slice(20, 80), slice(330, 400))
@@ -303,8 +438,8 @@ def test_brushwork_slider_paints_the_preview_and_the_full_size_photo(client, fil
     painted.save(tmp_path / "painted.look")
     dropdown = client.predict(handle_file(str(tmp_path / "painted.look")), api_name="/upload_look")
     name = value(dropdown)
-    before, none = client.predict(name, 100, 0, 0, 0, "whole", 0, api_name="/preview_brushwork")
-    _, full = client.predict(name, 100, 0, 0, 0, "whole", 100, api_name="/preview_brushwork")
+    (before, none), *_ = client.predict(name, 100, 0, 0, 0, "whole", 0, api_name="/preview_brushwork")
+    (_, full), *_ = client.predict(name, 100, 0, 0, 0, "whole", 100, api_name="/preview_brushwork")
     with Image.open(before) as photo:
         expected_none = np.asarray(colour.apply(photo), dtype=np.int16)
         expected_full = np.asarray(painted.apply(photo), dtype=np.int16)
@@ -318,6 +453,8 @@ def test_brushwork_slider_paints_the_preview_and_the_full_size_photo(client, fil
     assert result.shape == (1200, 1600, 3) and np.abs(result - expected).mean() < 1.0
 
 
-def test_a_bad_brushwork_value_is_named(url):
-    text = call_raw(url, "preview_brushwork", '["Golden hour", 100, 0, 0, null, 0, "whole", 151]')
-    assert "event: error" in text and "150" in json.loads(text.split("data: ", 1)[1])["error"]
+def test_a_bad_brushwork_value_is_named_and_one_out_of_range_clamped(url):
+    text = call_raw(url, "preview_brushwork", '["Golden hour", 100, 0, 0, null, 0, "whole", NaN]')
+    assert "event: error" in text and "Brushwork must be a number within 0..150" in json.loads(text.split("data: ", 1)[1])["error"]
+    text = call_raw(url, "preview_brushwork", '["Golden hour", 100, 0, 0, null, 0, "whole", 151]')  # clamped, in its box too
+    assert "event: complete" in text and json.loads(text.split("data: ", 1)[1])[4] == {"__type__": "update", "value": 150.0}

@@ -36,11 +36,15 @@ UNREADABLE = {
     "cut.png": "cut.png: the image data is damaged or truncated (image file is truncated",
     "bomb.png": "bomb.png: 400 megapixels; the limit is 100 megapixels",
 }
-# photos that can be stylized but not learned from
-UNTEACHABLE = {
+# photos too small for anything (one rule, one message: to learn from or to stylize)
+TOO_SMALL = {
     "dot.png": "dot.png: 1×1 px is too small (at least 32 px a side)",
     "icon.png": "icon.png: 8×8 px is too small (at least 32 px a side)",
     "line.png": "line.png: 10000×10 px is too small (at least 32 px a side)",
+}
+# photos that can be stylized but not learned from
+UNTEACHABLE = {
+    **TOO_SMALL,
     "strip.png": "strip.png: 2000×40 px is too thin a strip to learn from (at most 8:1)",
 }
 # good photos in every odd mode, and the size each is shown at (EXIF rotation applied)
@@ -115,8 +119,8 @@ def test_references_keep_every_good_mode_and_name_every_bad_file(visitor):
 
 def test_photos_keep_every_stylizable_file(visitor):
     gallery, (before, after) = visitor.photos[:2]
-    assert len(gallery) == len(UNTEACHABLE) + len(GOOD)
-    assert Image.open(before).size == Image.open(after).size == (1, 1)  # the first new photo is shown: dot.png
+    assert sorted(item["caption"] for item in gallery) == sorted([*GOOD, "strip.png"])  # too small: refused, as a reference is
+    assert Image.open(before).size == Image.open(after).size == (1024, 20)  # the first new photo is shown: strip.png, at preview size
 
 
 def test_full_size_download_of_every_mode(visitor):
@@ -128,13 +132,13 @@ def test_full_size_download_of_every_mode(visitor):
                 image = Image.open(handle)
                 image.load()
             sizes[name.rsplit("_faded_film", 1)[0]] = (image.size, image.mode)
-    expected = {Path(name).stem: size for name, size in {**GOOD, "dot.png": (1, 1), "icon.png": (8, 8), "line.png": (10000, 10), "strip.png": (2000, 40)}.items()}
+    expected = {Path(name).stem: size for name, size in {**GOOD, "strip.png": (2000, 40)}.items()}
     assert {stem: size for stem, (size, _) in sizes.items()} == expected
     assert sizes["sticker"][1] == "RGBA" and sizes["print"][1] == "RGB"  # alpha kept; CMYK comes out as sRGB
 
 
 def test_finetune_skips_photos_too_thin_to_learn_from(visitor):
-    """The Stylize tab holds 1×1, 10000×10 and 2000×40 photos: they are left out of the fine-tune, not fatal."""
+    """The Stylize tab holds a 2000×40 photo: it is left out of the fine-tune, not fatal."""
     status, _, _, downloads, _ = visitor.predict("Odd modes", STEPS, 0, api_name="/finetune")
     assert f"learned from {len(GOOD)} photos" in status
     look = Look.load(next(p for p in downloads if p.endswith(".look")))
@@ -225,7 +229,7 @@ def test_hostile_look_files_are_refused_and_the_good_ones_kept(url, tmp_path):
             client.predict(handle_file(str(tmp_path / name)), api_name="/upload_look")
         assert message in str(error.value)
     assert not marker.exists()
-    downloads = value(client.predict("Mine", 100, api_name="/download_look"))  # the good look survived the bad uploads
+    downloads = value(client.predict("Mine", 100, 0, 0, api_name="/download_look"))  # the good look survived the bad uploads
     assert Look.load(next(p for p in downloads if p.endswith(".look"))).name == "Mine"
 
 

@@ -81,7 +81,7 @@ def visit(url: str, folder: Path, index: int) -> dict:
     seen["status"], _, _, downloads, seen["dropdown"] = client.predict(seen["name"], STEPS, index, api_name="/finetune")
     seen["look"] = Look.load(next(p for p in downloads if p.endswith(".look")))
     for strength in (40, 80, 120):
-        seen["previews"].append(client.predict(seen["name"], strength, 0, 0, api_name="/preview_strength"))
+        seen["previews"].append(client.predict(seen["name"], strength, 0, 0, api_name="/preview_strength")[0])  # (before, after)
     seen["export"] = Image.open(value(client.predict(seen["name"], 100, 0, 0, api_name="/download")))
     return seen
 
@@ -176,7 +176,7 @@ def test_a_dropped_connection_loses_nothing(url, tmp_path, app):
     drop_connection(url, client.session_hash)
     time.sleep(1.5)  # the server has noticed the broken heartbeat and run its unload events
     assert sorted(p.name for p in session.folder.iterdir())[: len(files)] == files
-    before, after = client.predict("Faded film", 70, 0, 0, api_name="/preview_strength")
+    (before, after), *_ = client.predict("Faded film", 70, 0, 0, api_name="/preview_strength")
     assert Image.open(after).size == (200, 150)
     assert Image.open(value(client.predict("Faded film", 100, 0, 0, api_name="/download"))).size == (200, 150)
     assert "learned from 3 photos" in client.predict("After the drop", STEPS, 0, api_name="/finetune")[0]
@@ -206,7 +206,7 @@ def test_repeated_downloads_do_not_fill_the_disk(url, tmp_path, app):
     sizes = []
     for strength in (60, 70, 80, 90, 100, 110):
         client.predict("Golden hour", strength, 0, 0, api_name="/download")
-        client.predict("Golden hour", strength, api_name="/download_look")
+        client.predict("Golden hour", strength, 0, 0, api_name="/download_look")
         client.predict("Golden hour", strength, 0, 0, api_name="/preview_strength")
         assert wait_for(lambda: session._holds == 0, 5)
         sizes.append(session.disk_used())

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import re
 import shutil
 import threading
 import time
@@ -325,4 +326,182 @@ def test_a_clip_renders_plays_and_cancels(url, browser, tmp_path):
     page.locator("#video-status").get_by_text("Cancelled", exact=False).wait_for()
     page.wait_for_timeout(2000)
     assert "Cancelled" in page.locator("#video-status").inner_text()  # no late result overwrote it
+    page.context.close()
+
+
+# --- issue 29: what a first-time visitor hit on a desktop and on a phone --------------------------------------------
+DEVICES = [(DESKTOP, "desktop"), (PHONE, "phone")]
+
+
+def in_view(page, selector: str) -> bool:
+    """Whether the element is wholly inside the viewport (allowing 1 px of rounding)."""
+    box, height = page.locator(selector).bounding_box(), page.viewport_size["height"]
+    return box is not None and box["y"] >= -1 and box["y"] + box["height"] <= height + 1
+
+
+def feed_files(tmp_path: Path, count: int = 4) -> list[str]:
+    paths = []
+    for seed in range(count):
+        paths.append(tmp_path / f"post_{seed}.jpg")
+        synthetic_photo(seed + 40, (400, 300)).save(paths[-1], quality=90)
+    return [str(p) for p in paths]
+
+
+def texts_inside_the_plot(page) -> list[str]:
+    """The plot's labels that are not wholly inside its drawing (cut off, or digits lost at an edge)."""
+    return page.evaluate("""() => { const svg = document.querySelector('#distance-plot svg'); const s = svg.getBoundingClientRect();
+        return [...svg.querySelectorAll('text')].filter(t => { const r = t.getBoundingClientRect();
+            return r.left < s.left - 0.5 || r.right > s.right + 0.5 || r.top < s.top - 0.5 || r.bottom > s.bottom + 0.5; }).map(t => t.textContent); }""")
+
+
+@pytest.mark.parametrize("device, name", DEVICES)
+def test_learning_keeps_progress_plot_and_preview_in_view_and_the_last_downloads(url, browser, tmp_path, device, name):
+    page = open_app(browser, url, device)
+    page.locator("#reference-files input[type=file]").set_input_files(feed_files(tmp_path))
+    page.locator("#reference-notes").get_by_text("4 reference photos").wait_for()
+    page.get_by_role("tab", name="2 · Personalize").click()
+    heights = [page.locator(f"#{button}").bounding_box()["height"] for button in ("train-button", "cancel-button")]
+    assert abs(heights[0] - heights[1]) < 1, f"Learn this look and Cancel differ in height on the {name}: {heights}"
+    page.locator("#cancel-button").click()  # nothing runs: nothing is said
+    page.wait_for_timeout(800)
+    assert "Cancelled" not in page.locator("#train-status").inner_text()
+
+    page.locator("#train-button").click()
+    page.wait_for_function("() => /Step (\\d+) of/.test(document.querySelector('#train-status').innerText)")
+    page.locator("#distance-plot svg").wait_for()
+    page.wait_for_timeout(800)  # the page settles where it scrolled
+    for selector in ("#train-status", "#distance-plot", "#train-preview"):
+        assert in_view(page, selector), f"{selector} is out of view on the {name} while the look learns"
+    if name == "phone":
+        page.screenshot(path=str(screenshot_path("screenshot-phone-training.png", tmp_path)))
+    page.locator("#train-status").get_by_text("learned from 4 photos").wait_for()
+    assert texts_inside_the_plot(page) == [], f"the plot's labels are cut off on the {name}"
+    labels = page.evaluate("[...document.querySelectorAll('#distance-plot text')].map(t => t.textContent)")
+    assert "0" in labels and "step" in labels and "ΔE" in labels
+    if name == "desktop":
+        page.screenshot(path=str(screenshot_path("screenshot-desktop-personalize.png", tmp_path)))
+    files = page.locator("#look-downloads tbody tr")
+    assert files.count() == 3
+    for index in range(3):  # all three files in view in their box, none behind an inner scroll
+        assert files.nth(index).is_visible()
+    scrolled = page.evaluate("""() => [...document.querySelectorAll('#look-downloads *')].filter(e =>
+        e.scrollHeight > e.clientHeight + 2 && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY)).length""")
+    assert scrolled == 0, f"the downloads box scrolls inside on the {name}"
+    page.locator("#cancel-button").click()  # idle again: the look and its message stay
+    page.wait_for_timeout(800)
+    assert "learned from 4 photos" in page.locator("#train-status").inner_text()
+
+    page.locator("#train-button").click()  # a new run: the last look's files stay until it finishes; cancelled, they stay
+    page.wait_for_function("() => /Step (\\d+) of/.test(document.querySelector('#train-status').innerText)")
+    assert page.locator("#look-downloads tbody tr", has_text=".look").count() == 1
+    page.locator("#cancel-button").click()
+    page.locator("#train-status").get_by_text("Cancelled").wait_for()
+    assert page.locator("#look-downloads tbody tr", has_text=".look").count() == 1
+    page.context.close()
+
+
+@pytest.mark.parametrize("device, name", DEVICES)
+def test_controls_are_touch_sized_and_empty_panels_say_what_appears(url, browser, device, name):
+    page = open_app(browser, url, device)
+    expected = {"#reference-gallery": "feed's photos", "#palette": "palette", "#histograms": "histograms"}
+    for tab, panels in (("1 · References", expected), ("2 · Personalize", {"#train-preview": "as it learns", "#look-downloads": "once it is learned"}),
+                        ("3 · Stylize", {"#photo-gallery": "Your photos", "#comparison": "before and after"})):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(500)
+        for selector, words in panels.items():
+            said = page.evaluate(f"getComputedStyle(document.querySelector('{selector} .empty'), '::after').content")
+            assert words in said, f"the empty {selector} says nothing of what appears there on the {name}"
+        if tab == "3 · Stylize":  # what a negative vignette does, where the slider is
+            assert "lightens the corners" in page.locator("#vignette").inner_text()
+        if name == "phone":
+            small = page.evaluate("""() => [...document.querySelectorAll('.gradio-container button, .gradio-container input[type=number]')]
+                .filter(e => !e.closest('footer')).map(e => [e.innerText || e.id || e.className, e.getBoundingClientRect().height])
+                .filter(([_, h]) => h > 4 && h < 43.5)""")  # (tab bars keep a 1 px measuring copy)
+            assert small == [], f"touch targets under 44 px on the {tab} tab: {small}"
+    page.context.close()
+
+
+@pytest.mark.parametrize("device, name", DEVICES)
+def test_after_the_example_the_result_is_in_view(url, browser, tmp_path, device, name):
+    page = open_app(browser, url, device)
+    page.locator("#example-button").click()
+    page.locator("#train-status").get_by_text("learned from 8 photos").wait_for(state="attached")
+    page.wait_for_function("() => document.querySelector('#look-choice input').value === 'Golden hour example'")
+    page.locator("#comparison img").first.wait_for()
+    page.wait_for_timeout(1500)  # the chosen look's preview, and the scroll to it
+    assert in_view(page, "#comparison img >> nth=0") or in_view(page, "#comparison"), f"the example's result is out of view on the {name}"
+    page.screenshot(path=str(screenshot_path(f"screenshot-{name}-example.png", tmp_path)))
+    page.context.close()
+
+
+def test_refused_uploads_are_reported_once_and_leave_the_box(url, browser, tmp_path):
+    bad = []
+    for index in range(3):
+        bad.append(tmp_path / f"broken_{index}.jpg")
+        bad[-1].write_bytes(b"not a photo")
+    page = open_app(browser, url)
+    page.locator("#reference-files input[type=file]").set_input_files([str(p) for p in bad])
+    page.get_by_text("None of these files could be used", exact=False).first.wait_for()
+    page.wait_for_function("() => !document.querySelector('#reference-files').innerText.includes('broken_0')")  # the box is empty again
+    page.locator("#reference-files input[type=file]").set_input_files(feed_files(tmp_path, 3))
+    page.locator("#reference-notes").get_by_text("3 reference photos").wait_for()
+    page.wait_for_timeout(1000)
+    assert page.locator(".toast-body", has_text="Skipped").count() == 0  # the refused files are not reported again
+    assert "Skipped" not in page.locator("#reference-notes").inner_text() and "broken_0" not in page.locator("#reference-files").inner_text()
+
+    page.get_by_role("tab", name="3 · Stylize").click()
+    page.locator("#photo-files input[type=file]").set_input_files([str(p) for p in bad])
+    page.get_by_text("None of these files is a photo", exact=False).first.wait_for()
+    page.wait_for_function("() => !document.querySelector('#photo-files').innerText.includes('broken_0')")
+    page.locator("#photo-files input[type=file]").set_input_files(feed_files(tmp_path, 1))
+    page.locator("#comparison img").first.wait_for()
+    page.wait_for_timeout(1000)
+    assert page.locator(".toast-body", has_text="Skipped").count() == 0 and page.locator("#photo-gallery img").count() == 1
+    page.context.close()
+
+
+def test_a_number_typed_out_of_range_is_clamped_in_the_box_and_the_preview(url, browser, tmp_path):
+    page = open_app(browser, url)
+    page.get_by_role("tab", name="3 · Stylize").click()
+    page.locator("#photo-files input[type=file]").set_input_files(feed_files(tmp_path, 1))
+    page.locator("#comparison img").first.wait_for()
+    page.wait_for_timeout(1000)
+    before = _after_src(page)
+    box = page.locator("#strength input[type=number]")
+    box.fill("999")
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelector('#strength input[type=number]').value === '150'")
+    page.wait_for_function("(old) => { const imgs = document.querySelectorAll('#comparison img'); return imgs.length && imgs[imgs.length - 1].src !== old; }", arg=before)
+    assert page.locator(".toast-body.error").count() == 0  # no refusal: clamped
+    page.context.close()
+
+
+def test_gradio_s_own_messages_never_render_a_name_as_markup(url, browser, tmp_path, listener):
+    """The probe: a .cube titled <svg onload=…><img src=…>, uploaded; then the request is rewritten (as after a
+    server restart) so the look's name reaches the server as a value it does not know. Whoever builds the
+    refusal, the name is text: nothing is fetched."""
+    import json
+
+    address, hits = listener
+    title = f"<svg onload=alert(43)><img src={address}/C>"
+    cube = tmp_path / "probe.cube"
+    cube.write_text(f'TITLE "{title}"\nLUT_3D_SIZE 2\n' + "".join(f"{r} {g} {b}\n" for b in (0, 1) for g in (0, 1) for r in (0, 1)))
+    page = open_app(browser, url)
+    page.get_by_role("tab", name="3 · Stylize").click()
+    page.locator("#photo-files input[type=file]").set_input_files(feed_files(tmp_path, 1))
+    page.locator("#comparison img").first.wait_for()
+    upload_look_file(page, cube)
+    page.wait_for_function(f"() => document.querySelector('#look-choice input').value.includes('{address}')")
+
+    def rewrite(route):  # the dropdown's value as the server no longer knows it: a name with markup and a NUL
+        body = json.loads(route.request.post_data or "{}")
+        body["data"] = [f"{title}\u0000x" if isinstance(v, str) and address in v else v for v in body.get("data", [])]
+        route.continue_(post_data=json.dumps(body))
+
+    page.route("**/queue/join*", rewrite)
+    track = page.locator("#strength input[type=range]").bounding_box()
+    page.mouse.click(track["x"] + track["width"] * 0.3, track["y"] + track["height"] / 2)
+    page.get_by_text("Choose a look first", exact=False).first.wait_for()
+    page.wait_for_timeout(1500)
+    assert hits == [], f"the browser fetched {hits}"
     page.context.close()

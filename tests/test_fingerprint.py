@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from conftest import synthetic_photo
 from PIL import Image
 
 from influgan.learning.fingerprint import fingerprint, kmeans, render_fingerprint, render_histograms, render_palette
@@ -49,3 +50,12 @@ def test_exceptions():
         fingerprint([])
     with pytest.raises(ValueError, match=r"\(N, D\)"):
         kmeans(np.zeros((0, 3)), 2)
+
+
+def test_fingerprint_counts_usable_posts_and_says_whether_more_would_help():
+    varied = fingerprint([synthetic_photo(seed, (64, 48)) for seed in range(8)])
+    assert varied.advice().startswith("8 usable posts.") and "Add posts" in varied.advice() and "alike" not in varied.advice()
+    alike = fingerprint([synthetic_photo(1, (64, 48))] * 8)  # one scene eight times
+    assert alike.spread < 1.0 and "alike" in alike.advice()
+    many = fingerprint([synthetic_photo(seed, (32, 24)) for seed in range(20)])
+    assert "change little" in many.advice()

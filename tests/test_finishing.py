@@ -219,3 +219,19 @@ def test_look_files_from_before_the_l_star_unit_are_converted(tmp_path):
     grey = Image.new("RGB", (600, 400), MID_GREY)
     rendered = look.apply(grey, finish=Finish(grain_amount=look.finish.grain_amount, grain_size=0.01))
     assert grain_of(rendered)[..., 0].std() == pytest.approx(5.05, rel=0.08)
+
+
+# --- the app's grain slider: a perceptual scale --------------------------------------------------------------------
+def test_the_grain_slider_is_perceptual_and_round_trips():
+    """Equal steps look like equal steps: the eye judges noise by ratio, so the amount goes as the slider's square
+    (50 % is a quarter of 100 %'s RMS, not a heavy half); a learned amount lands where it looks right."""
+    from influgan.looks.finishing import grain_from_slider, slider_from_grain
+
+    assert grain_from_slider(0) == 0 and grain_from_slider(100) == GRAIN_SLIDER_MAX
+    assert grain_from_slider(50) == pytest.approx(GRAIN_SLIDER_MAX / 4)
+    steps = [grain_from_slider(s) for s in (25, 50, 100)]
+    assert steps[1] / steps[0] == pytest.approx(steps[2] / steps[1])  # doubling the slider: the same ratio each time
+    for percent in (0, 10, 37.5, 80, 100):
+        assert slider_from_grain(grain_from_slider(percent)) == pytest.approx(percent)
+    assert slider_from_grain(5.3) == pytest.approx(81.4, abs=0.1) and slider_from_grain(1.5 * GRAIN_SLIDER_MAX) == 100
+    assert grain_from_slider(250) == GRAIN_SLIDER_MAX  # clamped

@@ -204,6 +204,15 @@ def test_endless_files_are_read_up_to_the_cap(tmp_path, path):
         Look.load(path)
 
 
+def test_a_look_at_a_strength_and_finish_renders_as_the_original_did(photo):
+    """``Look.at``: what "Download this look" saves; applied at 1 it is the look applied at the strength and finish."""
+    look, finish = warm_look(), Finish(grain_amount=4.0, vignette_amount=-0.5)
+    baked = look.at(0.75, finish)
+    assert baked.finish.grain_amount == pytest.approx(3.0) and baked.finish.vignette_amount == pytest.approx(-0.375)
+    assert np.array_equal(np.asarray(baked.apply(photo, seed=3)), np.asarray(look.apply(photo, strength=0.75, finish=finish, seed=3)))
+    assert baked.metadata["baked_strength"] == 0.75 and np.array_equal(look.at().lut, look.lut)
+
+
 # --- the painterly stage --------------------------------------------------------------------------------------
 from influgan.looks.painterly import Brushwork, render_brushwork  # noqa: E402
 
@@ -265,3 +274,35 @@ def test_bad_brushwork_in_a_look_file_is_a_one_line_look_error(brushwork, messag
     with pytest.raises(LookError, match=message) as error:
         Look.from_bytes(data, "x.look")
     assert "\n" not in str(error.value) and str(error.value).startswith("x.look")
+
+
+def test_brushwork_with_apply_to_background_leaves_the_person_as_shot():
+    """The subject blend takes the original photo where it protects, not the painted one."""
+    from pathlib import Path
+
+    photo = Image.open(Path(__file__).resolve().parent.parent / "examples" / "content" / "astronaut.jpg").convert("RGB")
+    look = Look(brushwork=Brushwork("cartoon"))
+    painted = np.asarray(look.apply(photo), dtype=np.int16)
+    background = np.asarray(look.apply(photo, apply_to="background"), dtype=np.int16)
+    original = np.asarray(photo, dtype=np.int16)
+    cheek, wall = (slice(100, 130), slice(180, 200)), (slice(20, 80), slice(330, 400))
+    assert np.abs(background[cheek] - original[cheek]).mean() < 4 < np.abs(painted[cheek] - original[cheek]).mean()
+    assert np.abs(background[wall] - painted[wall]).mean() < 2
+
+
+def test_a_look_baked_at_a_brushwork_amount_and_protect_skin_renders_as_set(tmp_path):
+    """What "Download this look" saves: the Brushwork slider's amount and Protect skin travel in the .look."""
+    photo = _painted_photo()
+    look = Look(lut=warm_look().lut, brushwork=Brushwork("ink", {"colour": 1.0}, "after"))
+    baked = look.at(1.0, brushwork=0.6, protect_skin=0.5)
+    baked.save(tmp_path / "baked.look")
+    loaded = Look.load(tmp_path / "baked.look")
+    assert loaded.brushwork.amount == pytest.approx(0.6) and loaded.default_protect_skin() == 0.5
+    expected = np.asarray(look.apply(photo, brushwork=0.6, protect_skin=0.0))
+    assert np.array_equal(np.asarray(loaded.apply(photo, protect_skin=0.0)), expected)
+    assert not np.array_equal(expected, np.asarray(look.apply(photo, protect_skin=0.0)))  # 0.6 is not the full stage
+    assert look.at(1.0, brushwork=0.0).brushwork is None  # the slider at 0: colour only
+    assert look.at(1.0, brushwork=1.5).at(1.0, brushwork=1.5).brushwork.amount == 1.5  # capped, never past the range
+    assert Brushwork.from_dict({"style": "ink"}).amount == 1.0 and "amount" not in Brushwork("ink").to_dict()
+    with pytest.raises(ValueError, match="brushwork amount must be within"):
+        Brushwork("ink", amount=0.0)

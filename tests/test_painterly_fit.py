@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from influgan.learning.finetune import FinetuneSettings, feed_references, finetune
+from influgan.learning.finetune import FinetuneSettings, finetune, read_feed
 from influgan.learning.painterly_fit import (BrushworkFitSettings, fit_brushwork, fit_brushwork_report, reference_crops,
                                              square_crops)
 from influgan.looks.painterly import Brushwork, render_brushwork
@@ -66,8 +66,9 @@ def test_a_painting_is_a_feed(content):
     painting = Image.fromarray(render_brushwork(np.asarray(content[2].resize((720, 480))), Brushwork("halftone", {"dot_size": 0.015})))
     crops = reference_crops([painting], 100)
     assert len(crops) >= 8 and all(c.shape == (100, 100, 3) for c in crops)
-    tiles, tiled = feed_references([painting])
-    assert tiled and len(tiles) == 4 and all(min(t.size) >= 240 for t in tiles)
+    feed = read_feed([painting])
+    assert feed.references == 1 and len(feed) == 4 and len(feed.painterly) == 1  # quarters for the colour, whole for the brushwork
+    assert min(feed.painterly[0].size) == 400 and feed.short_side == 480
     assert fit_brushwork([painting], content, BrushworkFitSettings(styles=("ink", "halftone"), **FAST)).style == "halftone"
 
 
@@ -79,9 +80,9 @@ def test_a_feed_of_few_photos_gets_no_stage(feed):
 
 def test_a_small_single_image_is_refused(content):
     with pytest.raises(ValueError, match="3 to 50 reference photos, or 1–2 paintings of at least 480 px"):
-        feed_references([content[1]])  # 451×300: a photo, not a painting
+        read_feed([content[1]])  # 451×300: a photo, not a painting
     with pytest.raises(ValueError, match="need 3 to 50"):
-        feed_references([])
+        read_feed([])
 
 
 def test_finetune_learns_the_stage_from_a_painting(content):

@@ -50,6 +50,47 @@ def test_the_disk_limit_is_checked_before_writing(tmp_path):
         session.check_room(401, "b.jpg")
 
 
+# --- outputs are counted before they are written ------------------------------------------------------------------
+def test_a_full_size_save_is_refused_before_writing_when_its_output_would_pass_the_budget(tmp_path):
+    """A 46 KB 6000×6000 PNG saved full size at grain 100 % is ~25 MB: refused up front in one line."""
+    from influgan import Finish, Look
+
+    source = tmp_path / "flat.png"
+    source.write_bytes(png_bytes(6000, 6000, row=bytes([128]) * 18000))
+    session = Session.create(tmp_path / "sessions", disk_budget=6 * 2**20)
+    assert session.add_photos([str(source)]) == []
+    with pytest.raises(SessionFull, match="Saving full-size photos: your files would take 1[0-9][0-9] MB; a visitor may keep 6 MB"):
+        session.save_full_size(Look(), 1.0, Finish(grain_amount=8.0))
+    assert not any(session.folder.glob("*export*")) and session.disk_used() < 6 * 2**20
+
+
+def test_a_clip_is_refused_before_rendering_when_its_output_would_pass_the_budget(tmp_path):
+    """A tiny five-second clip with grain renders to ~8 MB: the estimate says so before a frame is encoded."""
+    from test_video import make_clip
+
+    from influgan import Finish, Look
+
+    source = tmp_path / "small.mp4"
+    make_clip(source, size=(640, 360), frames=150, fps=30, audio=None, static=True)
+    session = Session.create(tmp_path / "sessions", disk_budget=6 * 2**20)
+    session.add_photos([str(source)])
+    with pytest.raises(SessionFull, match=r"small.mp4 with the look \(about [0-9]+ MB\): your files would take"):
+        session.render_clip(session.photos[0], Look(), 1.0, Finish(grain_amount=8.0))
+    assert not any(session.folder.glob("*video*"))
+    session.render_clip(session.photos[0], Look(), 1.0, Finish())  # without grain it fits, and is written
+    assert session.disk_used() < 6 * 2**20
+
+
+def test_the_server_caps_the_disk_of_all_visitors_together(tmp_path):
+    """A new session hash is a new visitor: many of them still share one cap."""
+    store = SessionStore(tmp_path, idle=60, total_disk=1000, disk_budget=900)
+    first, second = store.create(), store.create()
+    first.new_path("a.bin").write_bytes(b"x" * 700)
+    second.check_room(300, "b.jpg")
+    with pytest.raises(SessionFull, match="b.jpg: the server is holding all the files it can"):
+        second.check_room(301, "b.jpg")
+
+
 def test_only_the_newest_renders_are_kept(tmp_path):
     session = Session.create(tmp_path)
     paths = []
@@ -138,3 +179,11 @@ def test_decode_cost_reads_the_header_only(tmp_path):
     synthetic_photo(1, (4000, 3000)).save(jpeg, quality=80)
     assert decode_cost(jpeg, longest_side=1000, copies=1) == 1000 * 750 * 4  # decoded at 1/4 scale a side
     assert decode_cost(tmp_path / "missing.jpg") == 0
+
+
+def test_names_are_cleaned_of_controls_and_text_reversal():
+    from influgan.serving.session import clean_text
+
+    assert clean_text("evil\u202egnp.exe") == "evilgnp.exe"  # U+202E would show it as "evilexe.png"
+    assert clean_text("a\x00b\u200b c\t\n d") == "ab c d" and clean_text("x" * 80, 60) == "x" * 60
+    assert clean_text("Café 🎞️ 東京") == "Café 🎞️ 東京"  # letters and emoji stay

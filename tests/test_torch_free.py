@@ -76,12 +76,13 @@ from PIL import Image
 photo = {str(tmp_path / "photo.jpg")!r}
 Image.new("RGB", (300, 200), (120, 90, 60)).save(photo)
 session = app.sessions().create()
+app.add_references([photo, photo, photo], session)
 app.add_photos([photo], "Faded film", 100, 30, 30, session)
 app.render_preview("Faded film", 80, 30, 30, session)
 app.render_preview("Oil paint", 80, 0, 0, session, brushwork_amount=70)
 app.export_photos("Faded film", 80, 30, 30, session)
 app.export_photos("Watercolour", 100, 0, 0, session, brushwork_amount=100)
-app.download_look("Faded film", 80, session)
+app.download_look("Faded film", 80, 30, 30, session)
 print(sorted(m for m in sys.modules if m.split(".")[0] == "torch"))
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)

@@ -10,6 +10,8 @@ _PUBLIC = {  # name → the module of this folder that defines it
     "FinetuneSettings": "finetune",
     "StepReport": "finetune",
     "finetune_steps": "finetune",
+    "read_feed": "finetune",
+    "read_references": "references",
     "instant_look": "prior",
     "estimate_finish": "finish_estimate",
     "render_fingerprint": "fingerprint",

@@ -33,10 +33,12 @@ from .lut_torch import apply_lut_colours
 from .natural import load_histogram, sample_colours
 from .networks import LookGenerator
 from .texture_adversary import FinishAdversary
-from .finish_estimate import estimate_finish, read_texture, remove_vignette
+from .finish_estimate import FinishReading, ReferenceTexture, estimate_finish, read_texture, remove_vignette
 from ..looks.finishing import Finish
 from .painterly_fit import BRUSHWORK_READ, LOSSES as BRUSHWORK_LOSSES, BrushworkFitSettings, fit_brushwork_report
-from .prior import READ_SIZE, LookPrior, load_prior
+from .certainty import read_certainty
+from .prior import LookPrior, load_prior, reading_size
+from .references import ReferenceReading, as_readings
 from ..weights import WEIGHTS_DIR
 
 ADVERSARIES = ("none", "texture")
@@ -76,6 +78,7 @@ class FinetuneSettings:
     smoothness_weight: float = 0.5
     monotonicity_weight: float = 1.0
     generator_lr: float = 0.01
+    certainty: bool = True  # estimate how close the look is (certainty.py; ~1 s) and store it in its metadata
 
     def __post_init__(self) -> None:
         if self.adversary not in ADVERSARIES:
@@ -122,25 +125,11 @@ def _load_images(images: Sequence[ImageSource], size: int) -> list[Image.Image]:
     return out
 
 
-def feed_references(references: Sequence[ImageSource]) -> tuple[list[ImageSource], bool]:
-    """The feed as references: 3–50 photos as they are, or one or two large images (paintings, at least
-    PAINTING_SIDE px on the shorter side) tiled into quarters (overlapping a little) for the colour. Returns (the
-    references, whether they were tiled); ValueError for any other count."""
-    if MIN_REFERENCES <= len(references) <= MAX_REFERENCES:
-        return list(references), False
-    if not 1 <= len(references) < MIN_REFERENCES:
-        raise ValueError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} reference photos (or 1–{MIN_REFERENCES - 1} paintings), got {len(references)}")
-    images = _load_images(references, BRUSHWORK_READ)
-    small = [i for i, image in enumerate(images, 1) if min(image.size) < PAINTING_SIDE]
-    if small:
-        raise ValueError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} reference photos, or 1–{MIN_REFERENCES - 1} paintings of at least "
-                         f"{PAINTING_SIDE} px on the shorter side (image {small[0]} is {min(images[small[0] - 1].size)} px)")
-    tiles = []
-    for image in images:
-        w, h = image.size
-        tw, th = round(w * 0.55), round(h * 0.55)  # quarters overlapping by a tenth
-        tiles += [image.crop((x, y, x + tw, y + th)) for y in (0, h - th) for x in (0, w - tw)]
-    return tiles, True
+def _painting_tiles(image: Image.Image) -> list[Image.Image]:
+    """A painting's quarters, overlapping by a tenth: references for its colour."""
+    w, h = image.size
+    tw, th = round(w * 0.55), round(h * 0.55)
+    return [image.crop((x, y, x + tw, y + th)) for y in (0, h - th) for x in (0, w - tw)]
 
 
 def _short_side(image: Image.Image, side: int) -> Image.Image:
@@ -212,16 +201,62 @@ def anchor_trust(start_lut: torch.Tensor, ref_thumbs: list[torch.Tensor], colour
     return min(TRUST_CAP, (noise / excess) ** 2)
 
 
+@dataclass
+class Feed:
+    """A feed made ready to learn from (``read_feed``): its colours with its vignette undone, and its finish."""
+
+    images: list[Image.Image]  # RGB, longer side ≤ LEARN_SIZE, the feed's vignette undone: what the colours are read from
+    finish: Finish  # read from the references (none when settings.learn_finish is off or the texture adversary learns it)
+    reading: FinishReading | None = None  # how the finish was read
+    textures: list[ReferenceTexture] = field(default_factory=list, repr=False)  # for the texture adversary only
+    painterly: list[Image.Image] = field(default_factory=list, repr=False)  # the references whole, shorter side ≤ 400: for painterly_fit
+    short_side: int = 0  # the references' own shorter side (median), pixels
+    references: int = 0  # how many references (1–2 paintings give 4 colour tiles each)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def read_feed(references: Sequence[ReferenceReading | ImageSource], settings: FinetuneSettings | None = None) -> Feed:
+    """Read the references once (``references.read_reference``: paths, Pillow images or readings already made),
+    their finish (``finish_estimate``) and their colours with the vignette undone. ``finetune_steps`` does this
+    itself; a caller that shows the instant look first (the app) does it once and passes the Feed to both."""
+    settings = settings or FinetuneSettings()
+    if not 1 <= len(references) <= MAX_REFERENCES:
+        raise ValueError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} reference photos (or 1–{MIN_REFERENCES - 1} paintings), got {len(references)}")
+    readings = as_readings(references)
+    paintings = len(readings) < MIN_REFERENCES
+    small = [i for i, r in enumerate(readings, 1) if r.short_side < PAINTING_SIDE]
+    if paintings and small:
+        raise ValueError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} reference photos, or 1–{MIN_REFERENCES - 1} paintings of at least "
+                         f"{PAINTING_SIDE} px on the shorter side (image {small[0]} is {readings[small[0] - 1].short_side} px)")
+    finish, reading, textures = Finish(), None, []
+    if settings.learn_finish:
+        textures = [r.texture for r in readings]  # read at their own size (≤ 1600 px), through their JPEG tables
+        if settings.adversary != "texture":
+            reading = estimate_finish(textures)
+            finish, textures = reading.finish, []
+    images = [r.image for r in readings]
+    if finish.vignette_amount:  # the references' colours as they were before the vignette
+        images = [remove_vignette(image, finish.vignette_amount, finish.vignette_radius) for image in images]
+    if paintings:  # "style from a painting": its quarters are the colour's references; the whole is the brushwork's
+        images = [tile for image in images for tile in _painting_tiles(image)]
+    painterly = [r.painterly for r in readings if r.painterly is not None]
+    short = int(np.median([r.short_side for r in readings])) if readings and readings[0].short_side else 0
+    return Feed(images, finish, reading, textures, painterly, short, len(readings))
+
+
 def finetune_steps(
-    references: Sequence[ImageSource],
+    references: Feed | Sequence[ReferenceReading | ImageSource],
     content: Sequence[ImageSource] | None = None,
     settings: FinetuneSettings | None = None,
     start: Look | None = None,
     name: str = "My look",
     prior: LookPrior | None = None,
 ) -> Iterator[StepReport]:
-    """Learn a look from 3–50 reference photos (Pillow images or paths), one step at a time: yields a StepReport
-    after every step; the last one carries the finished look in ``result``. Stop iterating to cancel.
+    """Learn a look from 3–50 reference photos (paths, Pillow images, ``references.ReferenceReading``s, or a
+    ``read_feed`` Feed), one step at a time: yields a StepReport after every step; the last one carries the
+    finished look in ``result``. Stop iterating to cancel.
 
     content: plain photos to learn the mapping from; the shipped examples serve when none are given.
     start: a look to start from (default: per ``settings.start_from``, the prior's instant look or identity);
@@ -229,37 +264,28 @@ def finetune_steps(
     shipped one.
     """
     settings = settings or FinetuneSettings()
-    started = time.perf_counter()
-    feed = list(references)
-    references, tiled = feed_references(feed)
     if not content:
         content = default_content()
+    started = time.perf_counter()
     generator = torch.Generator().manual_seed(settings.seed)
     torch.manual_seed(settings.seed)  # network initialisation
 
-    ref_images = _load_images(references, max(settings.thumb_size, READ_SIZE))  # the prior reads them at READ_SIZE
-    finish, reading, adversary = Finish(), None, None
-    if settings.learn_finish:
-        textures = [read_texture(reference) for reference in references]  # at their own size (≤ 1600 px), one at a time
-        if settings.adversary == "texture":
-            short = int(np.median([t.short_side for t in textures]))
-            content_textures = [read_texture(_short_side(image, short)) for image in _load_images(content, 2 * short)]
-            adversary = FinishAdversary(textures, content_textures, torch.Generator().manual_seed(settings.seed + 1))
-        else:
-            reading = estimate_finish(textures)
-            finish = reading.finish
-        del textures
+    feed = references if isinstance(references, Feed) else read_feed(references, settings)
+    if not MIN_REFERENCES <= len(feed) <= MAX_REFERENCES * 4:
+        raise ValueError(f"need {MIN_REFERENCES} to {MAX_REFERENCES} reference photos, got {len(feed)}")
+    ref_images, finish, reading, adversary = feed.images, feed.finish, feed.reading, None
     brushwork, brushwork_fit = None, None
-    if settings.learn_brushwork:  # from the feed as given (a painting whole), at about the size it is posted at
-        brushwork_fit = fit_brushwork_report(_load_images(feed, BRUSHWORK_READ), _load_images(content, BRUSHWORK_READ),
-                                             replace(settings.brushwork_fit, loss=settings.brushwork_loss, seed=settings.seed), finish)
+    if settings.learn_brushwork and feed.painterly:  # from the references whole (a painting too), near their own size
+        brushwork_fit = fit_brushwork_report(feed.painterly, _load_images(content, BRUSHWORK_READ),
+                                             replace(settings.brushwork_fit, loss=settings.brushwork_loss, seed=settings.seed),
+                                             finish, own_short=feed.short_side)
         brushwork = brushwork_fit.brushwork
         if brushwork is not None:  # the feed's texture is the brushwork's: what read as grain was strokes or paper
             finish = Finish(vignette_amount=finish.vignette_amount, vignette_radius=finish.vignette_radius)
-            if adversary is not None:
-                adversary = None
-    if finish.vignette_amount:  # the references' colours as they were before the vignette
-        ref_images = [remove_vignette(image, finish.vignette_amount, finish.vignette_radius) for image in ref_images]
+    if settings.learn_finish and settings.adversary == "texture" and brushwork is None:
+        short = int(np.median([t.short_side for t in feed.textures]))
+        content_textures = [read_texture(_short_side(image, short)) for image in _load_images(content, 2 * short)]
+        adversary = FinishAdversary(feed.textures, content_textures, torch.Generator().manual_seed(settings.seed + 1))
     ref_thumbs = _thumbnails(ref_images, settings.thumb_size)
     content_images = _load_images(content, settings.thumb_size if brushwork is None else 4 * settings.thumb_size)
     if brushwork is not None:  # the stage runs before the LUT: the colour is learned on the brushwork's renders
@@ -275,7 +301,7 @@ def finetune_steps(
     look_generator = LookGenerator(torch.from_numpy(start.lut) if start is not None else None, finish=finish)
     # pulled toward the starting look (the prior's, or the caller's) where the references say little; not toward identity
     anchor = look_generator.lut().detach() if start is not None and settings.anchor_weight else None  # (33, 33, 33, 3)
-    trust = 1.0
+    trust, noise = 1.0, None
     if anchor is not None and settings.adaptive_anchor:
         trial = torch.Generator().manual_seed(settings.seed)  # its own stream: the loop's draws stay as they were
         noise = scene_noise(ref_thumbs, trial)
@@ -315,9 +341,13 @@ def finetune_steps(
 
         report = StepReport(step, settings.steps, losses, time.perf_counter() - started, look_generator)
         if step == settings.steps:
+            certainty = read_certainty(
+                look_generator.lut().detach(), torch.from_numpy(start.lut) if start is not None else None,
+                [reading_size(image) for image in ref_images], prior or load_prior(), noise, trust if noise is not None else None,
+                losses["feed_distance"], settings.seed, content_thumbs) if settings.certainty else None
             metadata = {
-                "references": len(feed),
-                **({"tiled_into": len(references)} if tiled else {}),
+                "references": feed.references or len(feed),
+                **({"tiled_into": len(feed)} if feed.references and feed.references < MIN_REFERENCES else {}),
                 **({"brushwork_fit": brushwork_fit.summary()} if brushwork_fit is not None else {}),
                 "started_from": "prior" if start is not None and start.metadata.get("source") == "prior" else "look" if start else "identity",
                 "content_photos": len(content),
@@ -325,8 +355,9 @@ def finetune_steps(
                 **({"finish_reading": {"vignette_error": round(min(reading.vignette_error, 9.0), 4), "grain_energy": round(reading.grain_energy, 3),
                                        "tiles": reading.tiles, "jpeg_modelled": reading.jpeg_modelled,
                                        "grain_read": round(reading.grain_read, 3), "too_small": reading.too_small}} if reading is not None else {}),
+                **({"certainty": certainty.to_metadata()} if certainty is not None else {}),
                 "settings": asdict(settings),
-                "seconds": round(report.elapsed, 2),
+                "seconds": round(time.perf_counter() - started, 2),
             }
             report.result = look_generator.to_look(name=name, metadata=metadata)
             report.result = replace(report.result, brushwork=brushwork)
@@ -334,7 +365,7 @@ def finetune_steps(
 
 
 def finetune(
-    references: Sequence[ImageSource],
+    references: Feed | Sequence[ReferenceReading | ImageSource],
     content: Sequence[ImageSource] | None = None,
     settings: FinetuneSettings | None = None,
     start: Look | None = None,

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..images import thumbnail
+from .certainty import feed_advice, scene_spread
 
 LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 THUMB_SIZE = 96  # longer side of the thumbnails the fingerprint is computed on
@@ -24,7 +25,8 @@ PIXELS_PER_IMAGE = 4096
 
 @dataclass
 class Fingerprint:
-    """palette (K, 3) RGB 0..1 sorted by share (K,) summing to 1; histograms (bins,) each summing to 1."""
+    """palette (K, 3) RGB 0..1 sorted by share (K,) summing to 1; histograms (bins,) each summing to 1;
+    images: usable posts; spread: how different their scenes are (``certainty.scene_spread``, ΔE76)."""
 
     palette: np.ndarray
     shares: np.ndarray
@@ -33,6 +35,11 @@ class Fingerprint:
     green: np.ndarray
     blue: np.ndarray
     images: int
+    spread: float = 0.0
+
+    def advice(self) -> str:
+        """How many usable posts the feed has and whether more would help, in plain words (``certainty.feed_advice``)."""
+        return f"{self.images} usable post{'s' if self.images != 1 else ''}. {feed_advice(self.images, self.spread if self.images > 1 else None)}"
 
 
 def _pixels(images: Sequence[Image.Image]) -> np.ndarray:
@@ -81,7 +88,7 @@ def fingerprint(images: Sequence[Image.Image], colours: int = 6, bins: int = 64,
     """The palette (``colours`` swatches) and tone/RGB histograms (``bins`` each) of a set of photos."""
     if not images:
         raise ValueError("a fingerprint needs at least one image")
-    pixels = _pixels(images)  # (N, 3)
+    pixels = _pixels(images)  # (N, 3), PIXELS_PER_IMAGE of each image in turn
     centres, labels = kmeans(pixels, colours, seed=seed)
     shares = np.bincount(labels, minlength=centres.shape[0]) / labels.shape[0]
     order = np.argsort(-shares, kind="stable")
@@ -93,6 +100,7 @@ def fingerprint(images: Sequence[Image.Image], colours: int = 6, bins: int = 64,
         green=_histogram(pixels[:, 1], bins),
         blue=_histogram(pixels[:, 2], bins),
         images=len(images),
+        spread=scene_spread(np.split(pixels, len(images))),
     )
 
 

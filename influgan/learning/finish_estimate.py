@@ -32,7 +32,7 @@ from PIL import Image
 from safetensors.numpy import load_file, save_file
 
 from ..looks.finishing import Finish, grain_field, grain_tone_table, radial_falloff, vignette_falloff
-from ..images import ImageError, check_training_size, find_images, load_image, open_image, thumbnail
+from ..images import DECODE_ERRORS, ImageError, check_training_size, find_images, load_image, open_image, thumbnail
 from ..weights import WEIGHTS_DIR, weights_path
 
 NATURAL_TEXTURE = "natural_texture.safetensors"
@@ -93,19 +93,37 @@ def read_texture(source: Image.Image | str | Path, max_tiles: int = 48) -> Refer
     A JPEG at most TEXTURE_SIDE px on its longer side is read at its own size with its quantisation table; a
     larger photo is shrunk to TEXTURE_SIDE (its compression is then mostly averaged away, and not modelled).
     """
+    return texture_of(*texture_image(source), max_tiles=max_tiles)
+
+
+def texture_image(source: Image.Image | str | Path, name: str = "reference") -> tuple[Image.Image, tuple[int, ...] | None]:
+    """A reference as the texture reading sees it: RGB, longer side ≤ TEXTURE_SIDE, and its JPEG luma
+    quantisation table when the pixels are the JPEG's own (else None); ImageError if unusable (``name``: an
+    image's name in the message; a file's is its own)."""
     if isinstance(source, Image.Image):
-        check_training_size(source.size, "reference")
+        check_training_size(source.size, name)
         qtable = _luma_qtable(source) if max(source.size) <= TEXTURE_SIDE else None
         image = source.convert("RGB") if source.mode != "RGB" else source
     else:
-        with open_image(source) as header:
-            check_training_size(header.size, Path(source).name)
-            qtable = _luma_qtable(header) if max(header.size) <= TEXTURE_SIDE else None
-            upright = header.getexif().get(0x0112, 1) in (1, None)
+        try:
+            with open_image(source) as header:
+                check_training_size(header.size, Path(source).name)
+                qtable = _luma_qtable(header) if max(header.size) <= TEXTURE_SIDE else None
+                # only a JPEG's blocks matter; a PNG's EXIF may sit after its pixels (damage shows in load_image)
+                upright = qtable is None or header.getexif().get(0x0112, 1) in (1, None)
+        except ImageError:
+            raise
+        except DECODE_ERRORS as error:
+            raise ImageError(f"{Path(source).name}: the image data is damaged or truncated ({str(error)[:80] or type(error).__name__})") from None
         image = load_image(source, draft_size=TEXTURE_SIDE if qtable is None else None)
         qtable = qtable if upright else None  # a rotated JPEG's blocks no longer sit on the tile grid
     if max(image.size) > TEXTURE_SIDE:
         image, qtable = thumbnail(image, TEXTURE_SIDE), None
+    return image, qtable
+
+
+def texture_of(image: Image.Image, qtable: tuple[int, ...] | None, max_tiles: int = 48) -> ReferenceTexture:
+    """What ``estimate_finish`` needs of one reference, from ``texture_image``'s RGB image and JPEG table."""
     luma = _luma(np.asarray(image))
     tiles, rho = _flat_tiles(luma, max_tiles)
     return ReferenceTexture(tiles, rho, min(luma.shape), qtable, _radial_slopes(luma))

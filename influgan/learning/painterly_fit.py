@@ -223,12 +223,13 @@ def reference_noise(judge: _Judge, references: torch.Tensor, count: int, splits:
 
 
 def fit_brushwork_report(references: Sequence[Image.Image], contents: Sequence[Image.Image], settings: BrushworkFitSettings | None = None,
-                         finish: Finish | None = None) -> BrushworkFit:
-    """``fit_brushwork`` with its numbers (see the module's docstring)."""
+                         finish: Finish | None = None, own_short: int = 0) -> BrushworkFit:
+    """``fit_brushwork`` with its numbers (see the module's docstring). own_short: the references' own shorter
+    side when they are given shrunk (the feed's grain is put on the contents at that size); 0: as given."""
     settings = settings or BrushworkFitSettings()
     started = time.perf_counter()
     # the native scale: the references' shorter side (at most settings.native); the judge sees it ``factor`` times smaller
-    own = int(np.median([min(image.size) for image in references]))  # the references' own shorter side
+    own = own_short or int(np.median([min(image.size) for image in references]))  # the references' own shorter side
     native = min(settings.native, own)
     factor = max(1, round(native / settings.side))
     references_seen = _seen(reference_crops(references, native), factor)

@@ -166,16 +166,17 @@ class LookPrior(nn.Module):
         return self.identity + residual
 
     @torch.no_grad()
-    def predict(self, references: Sequence[Image.Image | torch.Tensor], name: str = "Instant look", seed: int = 0) -> Look:
+    def predict(self, references: Sequence[Image.Image | torch.Tensor], name: str = "Instant look", seed: int = 0,
+                crops: int | None = None) -> Look:
         """The look of a set of references (Pillow images or (3, H, W) tensors in 0..1), as a 33³ Look.
 
-        The set is read ``draws`` times (READ_CROPS crops in all, a random crop of every reference each time, as in
-        training) and the LUTs of the draws are averaged; ``seed`` fixes the crops.
+        The set is read ``draws`` times (``crops`` crops in all, READ_CROPS unless given; a random crop of every
+        reference each time, as in training) and the LUTs of the draws are averaged; ``seed`` fixes the crops.
         """
         if not references:
             raise ValueError("the prior needs at least one reference photo")
         count = len(references)
-        draws = max(READ_MIN_DRAWS, -(-READ_CROPS // count))
+        draws = max(READ_MIN_DRAWS, -(-(crops or READ_CROPS) // count))
         photos = [reading_size(image) for image in references]
         bank = PhotoBank(photos)
         pixels = torch.stack([  # each photo's crops follow from its own pixels, so the order of the set does not matter

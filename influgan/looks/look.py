@@ -92,6 +92,19 @@ class Look:
         """The look's colour LUT at ``strength`` (0: identity, 1: the look, up to 1.5 exaggerates it)."""
         return blend_lut(self.lut, strength)
 
+    def at(self, strength: float = 1.0, finish: Finish | None = None, name: str | None = None, brushwork: float = 1.0,
+           protect_skin: float | None = None) -> "Look":
+        """This look with ``strength``, ``finish`` (default: its own), the ``brushwork`` amount and ``protect_skin``
+        (default: its own) baked in: applying the result with its defaults gives what ``apply(image, strength, finish,
+        brushwork=brushwork, protect_skin=protect_skin)`` gives. What "Download this look" saves."""
+        metadata = {**self.metadata, "baked_strength": round(float(strength), 4)}
+        if protect_skin is not None:
+            check_controls(protect_skin, "whole")
+            metadata["protect_skin"] = round(float(protect_skin), 4)
+        stage = self.brushwork.at(brushwork) if self.brushwork is not None else None
+        return Look(lut=self.colour_lut(strength), finish=(finish or self.finish).scaled(strength), name=name or self.name,
+                    metadata=metadata, brushwork=stage)
+
     def apply(self, image: Image.Image, strength: float = 1.0, finish: Finish | None = None, seed: int = 0,
               in_place: bool = False, protect_skin: float | None = None, apply_to: str = "whole",
               masks: SubjectMasks | None = None, brushwork: float = 1.0) -> Image.Image:
@@ -117,11 +130,11 @@ class Look:
         lut_filter = pillow_lut(self.colour_lut(strength)) if strength != 0.0 else None
         finisher = Finisher(rgb.size, (finish or self.finish).scaled(strength), seed)
         blend = self._subject_blend(rgb, protect_skin, apply_to, masks)
-        stage = self.brushwork if brushwork > 0.0 else None
+        stage = self.brushwork.at(brushwork) if self.brushwork is not None else None  # the look's own amount × the slider's
         threads = 1 if rgb.width * rgb.height < 1_000_000 else 0
 
         def paint(picture: Image.Image) -> Image.Image:
-            return Image.fromarray(render_brushwork(np.asarray(picture), stage, brushwork))
+            return Image.fromarray(render_brushwork(np.asarray(picture), stage, stage.amount))
 
         def colour(strip: Image.Image, first: int) -> Image.Image:
             return strip.filter(lut_filter) if lut_filter else strip

@@ -127,13 +127,19 @@ def map_strips(image: Image.Image, work, out: Image.Image, strip_rows: int = 0, 
         box = (0, first, width, min(first + strip_rows, height))
         out.paste(work(image.crop(box), first), box[:2])
 
+    for_each_strip(one, firsts, threads)
+    return out
+
+
+def for_each_strip(one, firsts: range, threads: int) -> None:
+    """``one(first)`` for every strip's first row: in order here when ``threads`` is 1, else on that many threads
+    (the strips write disjoint rows of one output, and Pillow and NumPy release the GIL while they work)."""
     if threads == 1:
         for first in firsts:
             one(first)
     else:
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(one, firsts))
-    return out
 
 
 def apply_lut_image(image: Image.Image, lut: np.ndarray, threads: int = 0) -> Image.Image:

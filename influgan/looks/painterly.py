@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
@@ -31,6 +30,8 @@ import numpy as np
 import scipy.fft
 import scipy.ndimage
 from PIL import Image
+
+from .lut import for_each_strip
 
 WORK_SIDE = 1080  # the core of a render works at most at this many pixels on the shorter side
 STRIP_PIXELS = 500_000  # pixels per strip of the full-size detail pass
@@ -583,13 +584,18 @@ STYLES: dict[str, Style] = {
 @dataclass(frozen=True)
 class Brushwork:
     """A look's painterly stage: ``style`` (a key of ``STYLES``), its ``params`` (missing ones take defaults) and
-    ``order``: "before" or "after" the colour LUT. Invalid values raise a one-line ValueError."""
+    ``order``: "before" or "after" the colour LUT; ``amount``: how much of the render the look itself mixes in (1: all
+    of it; a look saved with the Brushwork slider at 60 % carries 0.6). Invalid values raise a one-line ValueError."""
 
     style: str
     params: dict[str, float] = field(default_factory=dict)
     order: str = "after"
+    amount: float = 1.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.amount, bool) or not isinstance(self.amount, (int, float)) or not 0.0 < self.amount <= MAX_AMOUNT:
+            raise ValueError(f"brushwork amount must be within 0..{MAX_AMOUNT:g} (above 0), got {str(self.amount)[:40]}")
+        object.__setattr__(self, "amount", float(self.amount))
         if not isinstance(self.style, str) or self.style not in STYLES:
             raise ValueError(f"unknown brushwork style {str(self.style)[:40]!r}; known: {', '.join(STYLES)}")
         if self.order not in ORDERS:
@@ -610,16 +616,23 @@ class Brushwork:
         object.__setattr__(self, "params", {**STYLES[self.style].defaults(), **values})
 
     def to_dict(self) -> dict:
-        return {"style": self.style, "params": dict(self.params), "order": self.order}
+        values = {"style": self.style, "params": dict(self.params), "order": self.order}
+        return values if self.amount == 1.0 else {**values, "amount": self.amount}  # files without it read as 1
+
+    def at(self, amount: float) -> "Brushwork | None":
+        """This stage with ``amount`` (the Brushwork slider, 0..1.5) baked in; None at 0: no stage."""
+        if not 0.0 <= amount <= MAX_AMOUNT:  # NaN fails too
+            raise ValueError(f"brushwork amount must be within 0..{MAX_AMOUNT:g}, got {amount}")
+        return None if amount == 0.0 else Brushwork(self.style, self.params, self.order, min(MAX_AMOUNT, self.amount * amount))
 
     @classmethod
     def from_dict(cls, values) -> "Brushwork":
         if not isinstance(values, dict):
             raise ValueError("brushwork must be a mapping with style, params and order")
-        unknown = set(values) - {"style", "params", "order"}
+        unknown = set(values) - {"style", "params", "order", "amount"}
         if unknown:
             raise ValueError(f"brushwork has unknown field {sorted(unknown)[0][:40]!r}")
-        return cls(values.get("style"), values.get("params", {}), values.get("order", "after"))
+        return cls(values.get("style"), values.get("params", {}), values.get("order", "after"), values.get("amount", 1.0))
 
 
 # --- rendering --------------------------------------------------------------------------------------------------
@@ -698,13 +711,7 @@ def render_brushwork(rgb: np.ndarray, brushwork: Brushwork, amount: float = 1.0,
         rendered = rendered[first - top : end - top]
         out[first:end] = _mix(rgb[first:end], rendered, amount)
 
-    threads = max(1, min(threads or 2, len(firsts)))
-    if threads == 1:
-        for first in firsts:
-            one(first)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(one, firsts))
+    for_each_strip(one, firsts, max(1, min(threads or 2, len(firsts))))
     return out
 
 

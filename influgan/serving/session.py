@@ -17,6 +17,7 @@ import secrets
 import shutil
 import threading
 import time
+import unicodedata
 import zipfile
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -27,21 +28,36 @@ from PIL import Image
 
 from .budget import MemoryBudget, decode_cost
 from ..looks.finishing import Finish
-from ..images import MAX_REFERENCES, ImageError, check_training_size, load_image, load_training_images, save_image, thumbnail
+from ..images import MAX_REFERENCES, ImageError, check_photo_size, check_training_size, load_image, open_image, save_image, thumbnail
+from ..learning.finish_estimate import TEXTURE_SIDE
+from ..learning.references import ReferenceReading, read_reference
 from ..looks.look import Look
 from ..media.outputs import fit_name
 from ..media.stylize import iter_stylize, share_name
 from ..media.video import VideoError, first_frame, is_video, probe_video, render_cost, stylize_video
 
 DISK_BUDGET = 1536 * 2**20  # bytes a visitor's folder may hold: 30 phone photos or a few clips, previews and results
+SERVER_DISK_BUDGET = 8 * 2**30  # bytes all visitors' folders may hold together (a new session hash is a new visitor)
+# bytes a stylized photo may take on disk, per pixel, by format: heavy grain defeats compression, so at most raw
+# RGB(A) for PNG; JPEG q95 4:4:4 and WebP q95 of grain 100 % measured ~1 B/px (6000×6000: 0.7 for a flat PNG)
+OUTPUT_BYTES_PER_PIXEL = {".png": 3.0, ".jpg": 1.5, ".jpeg": 1.5, ".webp": 1.5}
 KEEP_PREVIEWS = 4  # rendered previews kept per kind: the browser may still be fetching the one before the last
 MAX_PHOTOS = 30  # photos (and clips) a visitor stylizes at a time
 MAX_CLIP_SECONDS = 180.0  # the longest clip the app takes (the CLI has no limit)
-REFERENCE_SIZE = 1024  # references are kept at this size (the fine-tune looks at 128 px thumbnails)
+REFERENCE_SIZE = 1024  # references are shown at this size (learning reads them once, on upload: references.py)
 PREVIEW_SIZE = 1024  # longer side of a photo's interactive preview; full resolution only for saving
 # a painterly stage at full size: the photo, its painted copy and the result (copies), plus the core at the working
 # size and the strips in flight (fixed): tracemalloc peak of render_brushwork at 12 MP ≤ 260 MB (bench/speed.py --paint)
 BRUSHWORK_COPIES, BRUSHWORK_BYTES = 4.5, 256 * 2**20
+
+
+def clean_text(text: object, limit: int | None = None) -> str:
+    """A name a visitor sent (a file's, a look's), fit to show and to name files by: control characters (NUL, …)
+    and the invisible ones that reorder or hide text (U+202E right-to-left override, zero-width marks) are
+    removed, runs of whitespace become one space; at most ``limit`` characters."""
+    text = "".join(ch for ch in str(text) if unicodedata.category(ch) not in ("Cc", "Cf", "Cs"))
+    text = " ".join(text.split())
+    return text[:limit] if limit else text
 
 
 class SessionFull(ValueError):
@@ -50,10 +66,12 @@ class SessionFull(ValueError):
 
 @dataclass
 class Reference:
-    """A feed photo as kept for the session: a 1024 px JPEG and the name it was uploaded as."""
+    """A feed photo as kept for the session: what learning reads of it (read once, on upload), a 1024 px JPEG to
+    show, and the name it was uploaded as."""
 
     path: Path
     name: str
+    reading: ReferenceReading | None = field(default=None, repr=False)  # None only for a reference made by hand
     example: bool = False  # put there by "Try the example"; replaced by the visitor's own feed
 
 
@@ -80,7 +98,9 @@ class Session:
     current: int = 0  # index of the photo shown in the preview
     disk_budget: int = DISK_BUDGET
     memory: MemoryBudget | None = None  # the server's memory budget, shared by all sessions
+    server: "SessionStore | None" = field(default=None, repr=False)  # whose disk cap counts every visitor's folder
     closed: bool = False
+    training: bool = False  # a fine-tune of this visitor's is running (the app's Cancel says so only then)
     last_seen: float = field(default_factory=time.monotonic)  # when a request last held the session
     _counter: int = 0
     _holds: int = 0  # requests at work right now
@@ -161,25 +181,19 @@ class Session:
 
     def disk_used(self) -> int:
         """Bytes in the folder now."""
-        total = 0
-        if not self.folder.exists():
-            return 0
-        for entry in self.folder.rglob("*"):
-            try:
-                if entry.is_file():
-                    total += entry.stat().st_size
-            except OSError:
-                continue
-        return total
+        return _folder_bytes(self.folder) if self.folder.exists() else 0
 
     def check_room(self, incoming: int, what: str) -> None:
-        """Raise SessionFull unless ``incoming`` more bytes fit in the visitor's folder."""
+        """Raise SessionFull unless ``incoming`` more bytes fit in the visitor's folder, and in the server's cap on
+        all visitors' folders together."""
         used = self.disk_used()
         if used + incoming > self.disk_budget:
             raise SessionFull(
                 f"{what}: your files would take {(used + incoming) / 2**20:.0f} MB; a visitor may keep "
                 f"{self.disk_budget / 2**20:.0f} MB here — clear some photos first"
             )
+        if self.server is not None:
+            self.server.check_room(incoming, what)
 
     def keep_recent(self, kind: str, path: Path, keep: int = KEEP_PREVIEWS) -> Path:
         """Remember a rendered file of ``kind`` (a preview, a download); only the ``keep`` newest of each kind
@@ -206,16 +220,18 @@ class Session:
         for path in paths:
             if kept >= room:
                 break
-            with self._reserve(path, REFERENCE_SIZE, copies=1.2):
-                loaded = load_training_images([path], REFERENCE_SIZE)
-            if loaded.problems:
-                problems.extend(loaded.problems)
+            name = clean_text(Path(path).name) or "photo"
+            try:
+                with self._reserve(path, TEXTURE_SIDE, copies=1.5):  # the one decode, at the texture reading's size
+                    reading = read_reference(path, display_size=REFERENCE_SIZE)
+            except ImageError as error:
+                problems.append(str(error))
                 continue
-            image, name = loaded.images[0], Path(path).name
+            image, reading.display = reading.display, None  # shown from disk; the session keeps only what learning reads
             self.check_room(3 * image.width * image.height // 10, name)  # a q95 JPEG: ~0.3 bytes a pixel
             stored = self.new_path(name, ".jpg")
             save_image(image, stored)
-            self.refs.append(Reference(stored, name, example=example))
+            self.refs.append(Reference(stored, name, reading, example=example))
             kept += 1
         over = len(paths) - kept - len(problems)
         if over > 0:
@@ -238,7 +254,7 @@ class Session:
             self.drop_photos([photo for photo in self.photos if photo.example])
         problems, first_new = [], None
         for path in paths:
-            name = Path(path).name
+            name = clean_text(Path(path).name) or "photo"
             if len(self.photos) >= MAX_PHOTOS:
                 problems.append(f"{name}: at most {MAX_PHOTOS} photos at a time")
                 continue
@@ -249,6 +265,8 @@ class Session:
                     probe_video(path, MAX_CLIP_SECONDS)
                     preview = first_frame(path, PREVIEW_SIZE)
                 else:
+                    with open_image(path) as header:  # the size rule of references, before any pixel is decoded
+                        check_photo_size(header.size, name)
                     with self._reserve(path, PREVIEW_SIZE, copies=1.2):
                         preview = thumbnail(load_image(path, draft_size=PREVIEW_SIZE), PREVIEW_SIZE)  # all decoded: damage shows here
             except (ImageError, VideoError, SessionFull) as error:
@@ -303,9 +321,12 @@ class Session:
         in ``Look.apply`` (each photo's masks computed at its full size). brushwork: the amount of the look's
         painterly stage, if any (0..1.5)."""
         photos = [photo for photo in self.photos if not photo.clip]
-        self.check_room(sum(photo.original.stat().st_size for photo in photos), "Saving full-size photos")
-        folder = self.new_folder("export")
         names = {photo.original: photo.name for photo in photos}  # the names the photos came with
+        name_for = share_name(look.name)
+        sizes = [output_bytes(photo.original, name_for(Path(photo.name))[1]) for photo in photos]
+        # each result is written, then moved into the zip: at the peak, all of them and the largest once more
+        self.check_room(sum(sizes) + (max(sizes) if len(sizes) > 1 else 0), "Saving full-size photos")
+        folder = self.new_folder("export")
 
         painted = look.brushwork is not None and brushwork > 0
 
@@ -315,7 +336,6 @@ class Session:
             return self._reserve(source, None, copies=1.3)
 
         written, problems = [], []
-        name_for = share_name(look.name)
         for done in iter_stylize(look, list(names), folder, strength, finish, lambda source: name_for(Path(names[source])), reserve=reserve,
                                  protect_skin=protect_skin, apply_to=apply_to, brushwork=brushwork):
             if done.error:
@@ -340,14 +360,24 @@ class Session:
         """The clip with the look, as an H.264 MP4 (``video.stylize_video``: sound kept, nothing half-written);
         progress(done, total) as frames are encoded; set ``cancel`` to stop. Only the newest clip result is kept."""
         info = probe_video(clip.original, MAX_CLIP_SECONDS)
-        self.check_room(clip.original.stat().st_size * 2, clip.name)  # a CRF 18 re-encode: about the source's size
+        estimate = clip_output_bytes(info, clip.original.stat().st_size, (finish or look.finish).scaled(strength))
+        self.check_room(estimate, f"{clip.name} with the look (about {estimate / 2**20:.0f} MB)")
         folder = self.new_folder("video")
         target = folder / fit_name(*share_name(look.name)(Path(clip.name)))
         target = target.with_suffix(".mp4")
+        room = self.disk_budget - self.disk_used()
+
+        def watch(done: int, total: int) -> None:  # the estimate is a guess: the budget holds whatever x264 makes
+            if done % 30 == 0 and _folder_bytes(folder) > room:
+                raise SessionFull(f"{clip.name}: the clip with the look grew past the {self.disk_budget / 2**20:.0f} MB a visitor may keep here; "
+                                  "try less grain, a shorter clip, or clear some photos first")
+            if progress is not None:
+                progress(done, total)
+
         try:
             painting = 2 * BRUSHWORK_BYTES if look.brushwork is not None and brushwork > 0 else 0  # two frames painted at once
             with self.memory.reserve(render_cost(info) + painting) if self.memory else nullcontext():
-                stylize_video(look, clip.original, target, strength, finish, progress, cancel, MAX_CLIP_SECONDS,
+                stylize_video(look, clip.original, target, strength, finish, watch, cancel, MAX_CLIP_SECONDS,
                               protect_skin=protect_skin, apply_to=apply_to, brushwork=brushwork)
         except BaseException:
             self.discard(folder)
@@ -355,17 +385,55 @@ class Session:
         self.keep_recent("video", folder, keep=1)
         return target
 
-    def look_files(self, look: Look, strength: float = 1.0) -> list[Path]:
-        """The look as a .look file, and its colour at ``strength`` as a .cube LUT and a Hald CLUT (level 8); only
-        the newest two sets are kept."""
+    def look_files(self, look: Look, strength: float = 1.0, finish: Finish | None = None, brushwork: float = 1.0,
+                   protect_skin: float | None = None) -> list[Path]:
+        """The look as set: a .look with its colour at ``strength``, ``finish`` (default: its own), the ``brushwork``
+        amount and ``protect_skin`` baked in (``Look.at``), and that colour as a .cube LUT and a Hald CLUT (level 8).
+        Each file's name says what it carries (``<look>_75pct_grain_vignette_brushwork.look``,
+        ``<look>_75pct_colour-only.cube``); the newest two sets are kept."""
         stem = re.sub(r"[^A-Za-z0-9_-]+", "_", look.name).strip("_")[:60] or "look"
+        baked = look.at(strength, finish, brushwork=brushwork, protect_skin=protect_skin)
+        at = "" if strength == 1.0 else f"_{round(strength * 100)}pct"
+        parts = (("grain", baked.finish.grain_amount), ("vignette", baked.finish.vignette_amount),
+                 ("brushwork", baked.brushwork is not None), ("skin-protected", baked.default_protect_skin()))
+        carried = "_".join(part for part, amount in parts if amount) or "colour-only"
         folder = self.new_folder("look")
-        paths = [folder / f"{stem}.look", folder / f"{stem}.cube", folder / f"{stem}_hald.png"]
-        look.save(paths[0])
-        look.to_cube(paths[1], strength=strength)
-        look.to_hald(paths[2], strength=strength)
+        paths = [folder / f"{stem}{at}_{carried}.look", folder / f"{stem}{at}_colour-only.cube", folder / f"{stem}{at}_colour-only_hald.png"]
+        baked.save(paths[0])
+        baked.to_cube(paths[1])
+        baked.to_hald(paths[2])
         self.keep_recent("look-files", folder, keep=2)
         return paths
+
+
+def output_bytes(source: Path, suffix: str) -> int:
+    """At most how many bytes ``source`` stylized full size takes as ``suffix`` (by its header: no decode)."""
+    try:
+        with open_image(source) as header:
+            width, height = header.size
+            alpha = header.mode in ("RGBA", "LA", "PA") or "transparency" in header.info
+    except ImageError:
+        return 0  # refused when it is read, by name
+    per_pixel = OUTPUT_BYTES_PER_PIXEL.get(suffix, 3.0) * (4 / 3 if alpha and suffix in (".png", ".webp") else 1)
+    return int(width * height * per_pixel) + 64 * 1024
+
+
+def clip_output_bytes(info, source_bytes: int, finish: Finish) -> int:
+    """About how many bytes a clip with the look takes as H.264 CRF 18: the source's own bitrate twice over (its
+    detail re-encoded, its sound copied), plus the grain, which x264 must spend bits on in every frame (measured
+    on 640×360: 0.06 B a pixel a frame at 2 L*, 0.24 at 8 L*)."""
+    pixels = info.output_size[0] * info.output_size[1] * info.frames
+    return int(2 * source_bytes + pixels * (0.002 + 0.035 * finish.grain_amount))
+
+
+def _folder_bytes(folder: Path) -> int:
+    total = 0
+    for entry in folder.rglob("*"):
+        try:
+            total += entry.stat().st_size if entry.is_file() else 0
+        except OSError:
+            continue
+    return total
 
 
 class SessionClosed(RuntimeError):
@@ -380,15 +448,23 @@ class SessionStore:
     request — never while one of its requests is still running.
     """
 
-    def __init__(self, root: Path, idle: float, **settings):
+    def __init__(self, root: Path, idle: float, total_disk: int = SERVER_DISK_BUDGET, **settings):
         self.root = Path(root)
         self.idle = idle
-        self.settings = settings  # passed to each Session (e.g. disk_budget)
+        self.settings = settings  # passed to each Session (e.g. disk_budget, a visitor's)
+        self.total_disk = total_disk  # bytes all its sessions' folders may hold together
         self._sessions: set[Session] = set()
         self._lock = threading.Lock()
 
+    def check_room(self, incoming: int, what: str) -> None:
+        """Raise SessionFull unless ``incoming`` more bytes fit within the cap on all visitors' folders together."""
+        used = _folder_bytes(self.root)
+        if used + incoming > self.total_disk:
+            raise SessionFull(f"{what}: the server is holding all the files it can for its visitors "
+                              f"({self.total_disk / 2**20:.0f} MB) — try again in a few minutes")
+
     def create(self) -> Session:
-        session = Session.create(self.root, **self.settings)
+        session = Session.create(self.root, server=self, **self.settings)
         with self._lock:
             self._sessions.add(session)
         return session
