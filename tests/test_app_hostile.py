@@ -187,7 +187,7 @@ def test_one_empty_and_identical_feeds(url, bag):
     gallery, notes = client.predict([], api_name="/add_references")[:2]
     assert gallery == [] and notes == ""
     client.predict(uploads(bag, ["ref0.png"]), api_name="/add_references")
-    with pytest.raises(AppError, match=r"Add at least 3 reference photos on the References tab first \(you have 1\)\."):
+    with pytest.raises(AppError, match=r"Add at least 3 reference photos on the References tab first \(you have 1\), or one or two paintings of at least 480 px\."):
         client.predict("One", STEPS, 0, api_name="/finetune")
     client.predict(uploads(bag, ["ref0.png", "ref0.png"]), api_name="/add_references")  # the same photo thrice
     status, _, _, downloads, _ = client.predict("Same", STEPS, 0, api_name="/finetune")
