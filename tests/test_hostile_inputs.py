@@ -204,9 +204,17 @@ def test_identical_references_learn_a_finite_look(colour):
     assert bool(np.isfinite(look.lut).all()) and 0.0 <= float(look.lut.min()) <= float(look.lut.max()) <= 1.0
 
 
-@pytest.mark.parametrize("count", [0, 1, 200])
-def test_reference_count_outside_3_to_50_is_refused(count):
-    with pytest.raises(ValueError, match=f"need 3 to 50 reference photos, got {count}"):
+@pytest.mark.parametrize(
+    "count, message",
+    [
+        (0, r"need 3 to 50 reference photos \(or 1–2 paintings\), got 0"),
+        (1, r"need 3 to 50 reference photos, or 1–2 paintings of at least 480 px on the shorter side \(image 1 is 40 px\)"),
+        (200, r"need 3 to 50 reference photos \(or 1–2 paintings\), got 200"),
+    ],
+)
+def test_reference_count_outside_3_to_50_is_refused(count, message):
+    """One small photo is neither a feed nor a painting: the message names both ways in."""
+    with pytest.raises(ValueError, match=message):
         finetune([synthetic_photo(1, (40, 40))] * count)
 
 
@@ -365,7 +373,7 @@ def test_cli_refuses_200_references_before_loading_them(tmp_path):
 def test_cli_empty_feed(tmp_path):
     (tmp_path / "refs").mkdir()
     result = cli("finetune", "--refs", tmp_path / "refs", "--out", tmp_path / "x.look")
-    assert result.returncode == 2 and result.stderr.strip() == "error: need 3 to 50 readable reference photos, got 0"
+    assert result.returncode == 2 and result.stderr.strip() == "error: need 3 to 50 readable reference photos (or 1–2 paintings), got 0"
 
 
 def test_cli_skips_unusable_references_and_learns_from_the_rest(tmp_path):
