@@ -115,12 +115,12 @@ def global_mkl(references: list[np.ndarray], inputs: list[np.ndarray]) -> list[n
     return out
 
 
-def contact_sheet(references, inputs, outputs, truths, path: Path, height: int = 128) -> None:
-    """Rows: 6 references; then input, ours and truth for three test photos."""
+def sheet_of_rows(rows, path: Path, height: int = 128, resample=Image.Resampling.BICUBIC) -> None:
+    """Save rows of pictures (PIL images, uint8 arrays or 0..1 float arrays), each scaled to ``height``, 4 px apart."""
 
     def row(images):
-        tiles = [Image.fromarray(im if im.dtype == np.uint8 else to8(im)) for im in images]
-        tiles = [t.resize((max(1, round(t.width * height / t.height)), height)) for t in tiles]
+        tiles = [im if isinstance(im, Image.Image) else Image.fromarray(im if im.dtype == np.uint8 else to8(im)) for im in images]
+        tiles = [t.resize((max(1, round(t.width * height / t.height)), height), resample) for t in tiles]
         canvas = Image.new("RGB", (sum(t.width for t in tiles) + 4 * len(tiles), height), "white")
         x = 0
         for tile in tiles:
@@ -128,13 +128,18 @@ def contact_sheet(references, inputs, outputs, truths, path: Path, height: int =
             x += tile.width + 4
         return canvas
 
-    rows = [row(references[:6])] + [row([inputs[i], outputs[i], truths[i]]) for i in range(3)]
-    sheet = Image.new("RGB", (max(r.width for r in rows), sum(r.height + 4 for r in rows)), "white")
+    strips = [row(images) for images in rows]
+    sheet = Image.new("RGB", (max(r.width for r in strips), sum(r.height + 4 for r in strips)), "white")
     y = 0
-    for r in rows:
-        sheet.paste(r, (0, y))
-        y += r.height + 4
+    for strip in strips:
+        sheet.paste(strip, (0, y))
+        y += strip.height + 4
     sheet.save(path)
+
+
+def contact_sheet(references, inputs, outputs, truths, path: Path, height: int = 128) -> None:
+    """Rows: 6 references; then input, ours and truth for three test photos."""
+    sheet_of_rows([references[:6]] + [[inputs[i], outputs[i], truths[i]] for i in range(3)], path, height)
 
 
 def run_method(method: str, references, inputs, prior: LookPrior | None, overrides: dict) -> list[np.ndarray]:

@@ -55,6 +55,8 @@ from skimage.metrics import structural_similarity
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from feedbench import sheet_of_rows  # noqa: E402  (bench/ is on the path when a bench runs)
+
 SHARED = ROOT.parent / "shared" / "data"
 REFERENCES, INPUTS, SIDE, QUALITY = 12, 6, 1024, 85
 MAGICK = "/usr/bin/convert"  # the real ImageMagick; /usr/local/bin/convert may be a stand-in that only shows pictures
@@ -296,25 +298,18 @@ def stage_of(look_path: Path) -> str:
 
 def contact_sheet(refs: list[Path], inputs: list[np.ndarray], truths, colour_only, outputs, path: Path, height: int = 160) -> None:
     """Row 1: six references; rows 2–4: input, truth, colour-only answer, CLI output for three inputs."""
+    rows = [[Image.open(r).convert("RGB") for r in refs[:6]]] + [[inputs[i], truths[i], colour_only[i], outputs[i]] for i in range(3)]
+    sheet_of_rows(rows, path, height, Image.Resampling.LANCZOS)
 
-    def row(images):
-        tiles = [im if isinstance(im, Image.Image) else Image.fromarray(im) for im in images]
-        tiles = [t.resize((max(1, round(t.width * height / t.height)), height), Image.Resampling.LANCZOS) for t in tiles]
-        canvas = Image.new("RGB", (sum(t.width + 4 for t in tiles), height), "white")
-        x = 0
-        for tile in tiles:
-            canvas.paste(tile, (x, 0))
-            x += tile.width + 4
-        return canvas
 
-    rows = [row([Image.open(r).convert("RGB") for r in refs[:6]])]
-    rows += [row([inputs[i], truths[i], colour_only[i], outputs[i]]) for i in range(3)]
-    sheet = Image.new("RGB", (max(r.width for r in rows), sum(r.height + 4 for r in rows)), "white")
-    y = 0
-    for r in rows:
-        sheet.paste(r, (0, y))
-        y += r.height + 4
-    sheet.save(path)
+def score(row: dict, outputs, colour_only, inputs, truths) -> dict:
+    """``row`` with texture distance, blurred ΔE2000 and SSIM to the truths of the output, the colour-only answer and
+    the input unchanged (``tex_out``, ``de_col``, ``ssim_id``, …)."""
+    for key, images in (("out", outputs), ("col", colour_only), ("id", inputs)):
+        row[f"tex_{key}"] = float(np.mean([texture_distance(x, t) for x, t in zip(images, truths)]))
+        row[f"de_{key}"] = float(np.mean([blurred_delta_e(x, t) for x, t in zip(images, truths)]))
+        row[f"ssim_{key}"] = float(np.mean([ssim(x, t) for x, t in zip(images, truths)]))
+    return row
 
 
 def run_feed(feed: Feed, photos: list[Path], out: Path, threads: int, extra: list[str], cache: Path | None) -> dict:
@@ -329,10 +324,7 @@ def run_feed(feed: Feed, photos: list[Path], out: Path, threads: int, extra: lis
         outputs = [np.asarray(Image.open(work / "out" / p.name).convert("RGB")) for p in input_paths]
         colour_only = colour_only_answer(inputs, truths)
         row = {"feed": feed.name, "kind": feed.kind, "tuned": feed.tuned, "stage": stage_of(look), "seconds": seconds, "cpu": cpu, "load": load}
-        for key, images in (("out", outputs), ("col", colour_only), ("id", inputs)):
-            row[f"tex_{key}"] = float(np.mean([texture_distance(x, t) for x, t in zip(images, truths)]))
-            row[f"de_{key}"] = float(np.mean([blurred_delta_e(x, t) for x, t in zip(images, truths)]))
-            row[f"ssim_{key}"] = float(np.mean([ssim(x, t) for x, t in zip(images, truths)]))
+        score(row, outputs, colour_only, inputs, truths)
         contact_sheet(refs, inputs, truths, colour_only, outputs, out / f"{feed.name}.png")
     return row
 
@@ -357,10 +349,7 @@ def run_fit_only(feed: Feed, photos: list[Path], out: Path, loss: str, cache: Pa
         colour_only = colour_only_answer(inputs, truths)
         row = {"feed": feed.name, "kind": feed.kind, "tuned": feed.tuned, "stage": report.brushwork.style if report.brushwork else "none",
                "seconds": seconds, "cpu": cpu, "load": load}
-        for key, images in (("out", outputs), ("col", colour_only), ("id", inputs)):
-            row[f"tex_{key}"] = float(np.mean([texture_distance(x, t) for x, t in zip(images, truths)]))
-            row[f"de_{key}"] = float(np.mean([blurred_delta_e(x, t) for x, t in zip(images, truths)]))
-            row[f"ssim_{key}"] = float(np.mean([ssim(x, t) for x, t in zip(images, truths)]))
+        score(row, outputs, colour_only, inputs, truths)
         contact_sheet(refs, inputs, truths, colour_only, outputs, out / f"{feed.name}-fit-{loss}.png")
     return row
 
