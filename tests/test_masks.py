@@ -156,3 +156,47 @@ def test_the_last_full_size_mask_is_reused_only_for_the_same_photo_and_controls(
     assert masks.full_size(astronaut, 0.7, "subject") is not first
     flipped = astronaut.transpose(Image.FLIP_LEFT_RIGHT)  # same size, other pixels: its own luma guides the edges
     assert masks.full_size(flipped, 0.7, "subject") is not masks.full_size(astronaut, 0.7, "subject")
+
+
+def _two_colour_scene() -> tuple[np.ndarray, np.ndarray]:
+    """(colours (64, 96, 3) CIELAB, network-like person (64, 96)): a warm person (left) the network is sure of, a
+    blue background (right) it is sure of, and two patches it is unsure of (0.5): one of the background's blue,
+    one of the person's warm colour; plus a small blue badge on the person the network is sure is person."""
+    colours = np.zeros((64, 96, 3), np.float32)
+    colours[:, :48] = (60.0, 20.0, 30.0)  # warm: the person
+    colours[:, 48:] = (50.0, -5.0, -35.0)  # blue: the background
+    person = np.where(np.arange(96) < 48, 0.97, 0.03)[None].repeat(64, 0).astype(np.float32)
+    person[8:24, 60:80] = 0.5  # unsure, background's colour
+    person[40:56, 60:80] = 0.5
+    colours[40:56, 60:80] = (60.0, 20.0, 30.0)  # unsure, person's colour
+    person[28:34, 10:16] = 0.95
+    colours[28:34, 10:16] = (50.0, -5.0, -35.0)  # a blue badge, surely person
+    return colours, person
+
+
+def test_colour_settles_where_the_network_is_unsure_and_nowhere_else():
+    from influgan.masks.person_colour import settle_by_colour
+
+    colours, person = _two_colour_scene()
+    settled = settle_by_colour(colours, person)
+    assert settled[8:24, 60:80].max() < 0.2  # unsure and background-coloured: background
+    assert settled[40:56, 60:80].min() > 0.8  # unsure and person-coloured: person
+    assert settled[28:34, 10:16].min() > 0.85  # sure person of a background colour: colour does not overturn it
+    assert np.abs(settled[:, :8] - person[:, :8]).max() < 0.03  # sure pixels stay nearly as they were
+    # with too few sure pixels on one side there is nothing to learn: the mask is left as it is
+    assert np.array_equal(settle_by_colour(colours, np.full_like(person, 0.9)), np.full_like(person, 0.9))
+
+
+def test_the_networks_mask_is_settled_by_colour_and_a_callers_is_taken_as_given(monkeypatch):
+    from influgan.masks import subject
+
+    rgb = np.zeros((64, 96, 3), np.uint8)
+    rgb[:, :48], rgb[:, 48:] = (200, 140, 110), (60, 110, 200)  # a warm person, a blue wall
+    photo = Image.fromarray(rgb)
+    unsure = np.where(np.arange(96) < 48, 0.97, 0.03)[None].repeat(64, 0).astype(np.float32)
+    unsure[8:56, 56:88] = 0.55  # the network takes half the wall for person
+    monkeypatch.setattr(subject, "person_probability", lambda work: unsure)
+    settled = subject.subject_masks(photo)
+    assert settled.person[16:48, 64:80].max() < 0.2
+    given = subject.subject_masks(photo, person=unsure)
+    assert given.person[16:48, 64:80].min() > 0.45  # the caller's own mask is not second-guessed

@@ -1,7 +1,7 @@
 """Subject-aware looks: where a look goes on a photo, from its person and skin masks.
 
-``subject_masks(photo)`` computes, once per photo, a person mask (the selfie segmentation network) and a skin mask
-(a per-photo colour model inside the person) at a work resolution, both refined by a guided filter on the photo's
+``subject_masks(photo)`` computes, once per photo, a person mask (the selfie segmentation network, settled by the
+photo's colours where it is unsure) and a skin mask (a per-photo colour model inside the person) at a work resolution, both refined by a guided filter on the photo's
 luma. ``SubjectMasks.blender(photo, protect_skin, apply_to)`` then gives what ``Look.apply`` calls on each strip: the
 styled strip blended with the original by a full-size weight, upsampled edge-aware from the work resolution:
 
@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from .guided import FullSizeMask, GuidedUpsampler
+from .person_colour import settle_by_colour
 from .selfie import LANDSCAPE_ASPECT, selfie_segmenter
 from .skin import lab, skin_probability
 
@@ -115,17 +116,19 @@ def work_guide(work: Image.Image) -> GuidedUpsampler:
 def subject_masks(image: Image.Image, person: np.ndarray | None = None) -> SubjectMasks:
     """Person and skin masks of an 8-bit photo (any mode; RGBA is read as its colours).
 
+    The network's person mask is settled by the photo's colours where it is unsure (``person_colour``).
     person: an optional (h, w) 0..1 person mask to use instead of the network's, at any size (benches, tests,
-    a caller's own segmentation); it is resized to the work resolution.
+    a caller's own segmentation); it is resized to the work resolution and taken as given.
     """
     work = _work_image(image)
     guide = work_guide(work)
+    colours = lab(work)
     if person is None:
-        raw = person_probability(work)
+        raw = settle_by_colour(colours, person_probability(work))
     else:
         raw = np.asarray(Image.fromarray(np.asarray(person, np.float32), "F").resize(work.size, Image.BILINEAR))
     refined = guide.filter(np.clip(raw, 0.0, 1.0))
     has_person = float((refined > 0.5).mean()) >= PERSON_AREA
-    skin = skin_probability(lab(work), refined) if has_person else np.zeros_like(refined)
+    skin = skin_probability(colours, refined) if has_person else np.zeros_like(refined)
     skin = np.minimum(guide.filter(skin), refined)  # never beyond the person: no glow into the background
     return SubjectMasks(refined, skin, image.size, has_person, guide)
