@@ -189,13 +189,29 @@ def test_a_static_clip_stays_static_without_grain(clips, tmp_path):
     assert max(changes) < 0.5, changes  # codec noise at most: a fixed table cannot flicker
 
 
-def test_grain_moves_from_frame_to_frame_and_a_rerender_is_identical(clips, tmp_path):
-    stylize_video(GRAINY, clips / "static.mp4", tmp_path / "one.mp4")
-    stylize_video(GRAINY, clips / "static.mp4", tmp_path / "two.mp4")
-    one, two = frames_of(tmp_path / "one.mp4"), frames_of(tmp_path / "two.mp4")
+class RecordingLook(Look):
+    """GRAINY, recording each frame it styles (as RGB arrays) by the seed the render gave it."""
+
+    def apply(self, image, *args, **kwargs):
+        styled = super().apply(image, *args, **kwargs)
+        self.styled.setdefault(kwargs["seed"], []).append(np.asarray(styled).copy())
+        return styled
+
+
+def test_grain_moves_from_frame_to_frame_and_a_rerender_styles_every_frame_alike(clips, tmp_path):
+    look = RecordingLook(lut=GRAINY.lut, finish=GRAINY.finish, name="grainy")
+    look.styled = {}
+    stylize_video(look, clips / "static.mp4", tmp_path / "one.mp4")
+    stylize_video(look, clips / "static.mp4", tmp_path / "two.mp4")
+    one = frames_of(tmp_path / "one.mp4")
     changes = [np.abs(b - a).mean() for a, b in zip(one, one[1:])]
     assert min(changes) > 2.0, changes  # fresh grain on every frame of a still scene
-    assert all(np.array_equal(a, b) for a, b in zip(one, two)) and len(one) == len(two) == 8
+    # The same grain for the same frame, render after render (seeded by the frame index, whichever thread styles
+    # it). The encoded files are compared no further: x264 under a loaded machine was seen to give different bits
+    # for identical input frames (docs/experiments.md, "video rerender").
+    assert sorted(look.styled) == list(range(8)) and len(frames_of(tmp_path / "two.mp4")) == 8
+    assert all(len(frames) == 2 and np.array_equal(*frames) for frames in look.styled.values())
+    assert not np.array_equal(look.styled[0][0], look.styled[1][0])
 
 
 def test_a_dropped_frame_is_kept_as_a_gap_not_refused(tmp_path):
