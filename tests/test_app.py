@@ -223,7 +223,7 @@ def test_a_number_out_of_range_is_clamped_and_the_box_says_so(client):
     ("add_photos", '[[{"path": 5}], "Golden hour", 100, 0, 0, null]', "could not be read"),
     ("add_references", '[{"meta": 1}, null]', "could not be read"),
     ("upload_look", '[{"value": 1}, null]', "could not be read"),
-    ("choose_look", '[["<img src=x>"], 100, null, 100]', "Choose a look"),
+    ("choose_look", '[["<img src=x>"], 100, null, 100, "whole"]', "Choose a look"),
     ("preview_grain", '["Golden hour", 100, {"value": 5}, 0, null, 0, "whole"]', "Grain must be a number"),
 ])
 def test_a_malformed_call_gets_one_readable_line(url, api_name, data, named):
@@ -426,6 +426,27 @@ def test_protect_skin_and_apply_to_in_the_preview_and_the_full_size_photo(url):
         visitor.predict("Teal & orange", 150, 0, 0, 0, "face", api_name="/preview_apply_to")
     text = call_raw(url, "preview_protect_skin", '["Teal & orange", 150, 0, 0, null, NaN, "whole", 100]')  # past Gradio's check
     assert "event: error" in text and "Protect skin must be a number within 0..100" in text
+
+
+def test_picking_a_look_sets_protect_skin_to_its_own_and_keeps_apply_to(url, tmp_path):
+    """A .look that carries Protect skin 60 % (as Download this look or a fine-tune saves it) sets the slider when it
+    is picked, so the preview shows what the CLI and Python give with that look; the Apply to choice still holds."""
+    visitor = Client(url, verbose=False)
+    visitor.predict([handle_file("examples/content/astronaut.jpg")], "Teal & orange", 150, 0, 0, api_name="/add_photos")
+    teal = Look.load("weights/looks/teal_orange.look")
+    teal.metadata["protect_skin"] = 0.6
+    teal.name = "Kind to skin"
+    teal.save(tmp_path / "kind.look")
+    name = value(visitor.predict(handle_file(str(tmp_path / "kind.look")), api_name="/upload_look"))
+    _, _, protect, (before, after) = visitor.predict(name, 100, 100, "background", api_name="/choose_look")
+    assert value(protect) == pytest.approx(60)
+    original, shown = (np.asarray(Image.open(p).convert("RGB"), np.int16) for p in (before, after))
+    expected = np.asarray(teal.apply(Image.open(before).convert("RGB"), apply_to="background"), np.int16)  # its own 60 %
+    cheek, wall = (slice(100, 130), slice(180, 200)), (slice(20, 80), slice(330, 400))
+    assert np.abs(shown[cheek] - original[cheek]).mean() < 3  # the person is kept (apply to background)
+    assert np.abs(shown[wall] - expected[wall]).mean() < 3 < np.abs(shown[wall] - original[wall]).mean()
+    _, _, protect, *_ = visitor.predict("Teal & orange", 100, 100, "whole", api_name="/choose_look")
+    assert value(protect) == 0  # a look without its own: off
 
 
 def test_brushwork_slider_paints_the_preview_and_the_full_size_photo(client, files, tmp_path):
