@@ -168,6 +168,20 @@ def test_grain_cells_are_8_bit_noise():
     assert cells.shape == (100, 133) and abs(cells.mean() - 128) < 1 and cells.std() == pytest.approx(32, rel=0.05)
 
 
+def test_grain_cells_of_a_big_photo_hold_no_float_noise_and_are_the_same_samples():
+    """Per-pixel grain on a 12 MP photo: the cells (12 MB) are drawn in bands, so the peak is not 4 bytes of float
+    noise a pixel on top (48 MB and more, three times over, before); the samples are those of one draw."""
+    import tracemalloc
+
+    tracemalloc.start()
+    cells = grain_cells(3000, 4000, 0.00001, seed=3)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert cells.size == (4000, 3000) and peak < 24 * 2**20, peak / 2**20
+    noise = np.random.default_rng(3).standard_normal((300, 4000), dtype=np.float32)[-64:] * 32.0 + 128.5
+    assert np.array_equal(np.asarray(cells)[236:300], np.clip(noise, 0, 255).astype(np.uint8))  # across a band edge
+
+
 def test_out_of_range_parameters_are_refused():
     with pytest.raises(ValueError, match="grain_amount"):
         Finish(grain_amount=100.0)

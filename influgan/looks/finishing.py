@@ -209,16 +209,27 @@ def _grain_grid(height: int, width: int, size: float) -> tuple[int, int, float]:
     return max(1, round(height / cell)), max(1, round(width / cell)), _pixel_average_variance(1.0 / cell)
 
 
+_NOISE_BAND_SAMPLES = 1 << 20  # float32 noise drawn at a time (4 MB)
+
+
 def grain_cells(height: int, width: int, size: float, seed: int = 0) -> Image.Image:
     """The grain's seeded white noise, one sample per cell (per pixel when cells are much smaller), as an 8-bit image.
 
     A sample is 128 + ``_CELL_LEVELS`` · N(0, 1), rounded and clipped (at ±4 std): fine enough for noise, and Pillow
     upsamples 8-bit images fast.
+    Drawn a band of rows at a time (the same samples as one draw): a 100 MP photo with grain finer than its pixels
+    holds 100 MB of cells, never 400 MB of float noise beside them.
     """
     rows, columns, _ = _grain_grid(height, width, size)
-    noise = np.random.default_rng(seed).standard_normal((rows, columns), dtype=np.float32)
-    noise = noise * _CELL_LEVELS + 128.5
-    return Image.fromarray(np.clip(noise, 0.0, 255.0).astype(np.uint8), "L")
+    generator = np.random.default_rng(seed)
+    cells = np.empty((rows, columns), np.uint8)
+    band = max(1, _NOISE_BAND_SAMPLES // columns)
+    for first in range(0, rows, band):
+        noise = generator.standard_normal((min(band, rows - first), columns), dtype=np.float32)
+        noise *= _CELL_LEVELS
+        noise += 128.5
+        cells[first : first + noise.shape[0]] = np.clip(noise, 0.0, 255.0, out=noise)  # truncated, as astype does
+    return Image.fromarray(cells, "L")
 
 
 def _grain_levels(height: int, width: int, cells: Image.Image, first: int, end: int) -> np.ndarray:
