@@ -1,9 +1,10 @@
 """Subject-aware looks: where a look goes on a photo, from its person and skin masks.
 
 ``subject_masks(photo)`` computes, once per photo, a person mask (the selfie segmentation network, settled by the
-photo's colours where it is unsure) and a skin mask (a per-photo colour model inside the person) at a work resolution, both refined by a guided filter on the photo's
-luma. ``SubjectMasks.blender(photo, protect_skin, apply_to)`` then gives what ``Look.apply`` calls on each strip: the
-styled strip blended with the original by a full-size weight, upsampled edge-aware from the work resolution:
+photo's colours where it is unsure) and a skin mask (a per-photo colour model inside the person) at a work
+resolution, both refined by a guided filter on the photo's luma. ``SubjectMasks.blender(photo, protect_skin,
+apply_to)`` then gives what ``Look.apply`` calls on each strip: the styled strip blended with the original by a
+full-size weight, upsampled edge-aware from the work resolution:
 
     out = original + weight · (styled − original),   weight = side(person) · (1 − protect_skin · skin)
 
