@@ -422,8 +422,9 @@ def _learn(session: Session, name: str, steps: float, seed: float):
         session.looks[look.name] = look
         session.training = False
         seconds = look.metadata.get("seconds", 0.0)
-        done = f"<b>{toast(look.name)}</b> learned from {len(refs)} photos in {seconds:.1f} s. It is now selected on the Stylize tab."
         certainty = Certainty.from_metadata(look.metadata)
+        source = certainty.source() if certainty is not None and certainty.paintings else f"{len(refs)} photos"
+        done = f"<b>{toast(look.name)}</b> learned from {source} in {seconds:.1f} s. It is now selected on the Stylize tab."
         if certainty is not None:  # how close it is expected to be, and what would make it closer
             done += (f"<br>How close: <b>{toast(certainty.words())}</b> (expected colour error {certainty.expected_error:.1f} ΔE). "
                      f"{toast(certainty.advice)}")

@@ -365,6 +365,17 @@ def test_a_learned_grain_and_vignette_show_on_the_sliders_and_stay_in_the_look_f
     assert value(vignette) == pytest.approx(100 * learned.vignette_amount, abs=0.1)
 
 
+def test_a_look_learned_from_a_painting_says_one_painting(url, tmp_path):
+    """One painting is a feed (its quarters read for colour): the status counts one painting and advises a second,
+    not "4 posts, add posts"."""
+    painting = tmp_path / "painting.png"
+    synthetic_photo(11, (640, 480)).save(painting)
+    visitor = Client(url, verbose=False)
+    visitor.predict([handle_file(str(painting))], api_name="/add_references")
+    status = visitor.predict("From a painting", STEPS, 0, api_name="/finetune")[0]
+    assert "learned from 1 painting in" in status and "a second painting" in status and "Add posts" not in status
+
+
 # --- one look, whichever door ------------------------------------------------------------------------------------
 def grainy_vignetted_feed(folder, count: int = 12):
     """A feed as a creator posts it: scenes through a warm look, a vignette of 0.35 and luminance grain of RMS 0.035

@@ -122,3 +122,16 @@ def test_cli_warns_for_a_small_feed_and_prints_the_certainty(tmp_path, capsys):
     stored = Certainty.from_metadata(Look.load(out).metadata)
     assert f"certainty:  {stored.words()}, expected colour error {stored.expected_error:.1f}" in info
     assert f"advice:     {stored.advice}" in info
+
+
+def test_a_painting_is_counted_as_one_painting_not_its_four_tiles(tmp_path, capsys):
+    """One painting is read as four quarters for its colours; the certainty counts and advises as the user gave it."""
+    painting = tmp_path / "painting.png"
+    Image.fromarray(np.asarray(synthetic_photo(7, (640, 480)))).save(painting)
+    out = tmp_path / "p.look"
+    assert main(["finetune", "--refs", str(painting), "--out", str(out), "--steps", "2", "--no-brushwork"]) == 0
+    printed = capsys.readouterr().out
+    stored = Certainty.from_metadata(Look.load(out).metadata)
+    assert stored.paintings and stored.references == 1 and stored.source() == "1 painting"
+    assert "from 1 painting." in printed and "4 posts" not in printed and "Add posts" not in printed
+    assert "a second painting" in stored.advice

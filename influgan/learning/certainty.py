@@ -67,14 +67,20 @@ class Certainty:
     references: int
     signals: dict = field(default_factory=dict)
     seconds: float = 0.0
+    paintings: bool = False  # learned from 1–2 paintings (references counts them, not their tiles)
 
     def words(self) -> str:
-        """``"close"``, ``"fair"`` or ``"rough — add posts"``."""
-        return VERDICT_WORDS[self.verdict]
+        """``"close"``, ``"fair"`` or ``"rough — add posts"`` (``"rough — add a painting"`` for a painting)."""
+        return "rough — add a painting" if self.paintings and self.verdict == "rough" else VERDICT_WORDS[self.verdict]
+
+    def source(self) -> str:
+        """What the look was learned from, counted as the user gave it: "12 posts", "1 painting"."""
+        unit = "painting" if self.paintings else "post"
+        return f"{self.references} {unit}{'' if self.references == 1 else 's'}"
 
     def summary(self) -> str:
         """One line: the verdict, the expected error, and the advice."""
-        return f"{self.words()}: expected colour error {self.expected_error:.1f} ΔE (CIEDE2000) from {self.references} posts. {self.advice}"
+        return f"{self.words()}: expected colour error {self.expected_error:.1f} ΔE (CIEDE2000) from {self.source()}. {self.advice}"
 
     def to_metadata(self) -> dict:
         """The record stored in a ``.look``'s metadata under ``"certainty"`` (JSON types only)."""
@@ -85,6 +91,7 @@ class Certainty:
             "references": int(self.references),
             "signals": {k: round(float(v), 4) for k, v in self.signals.items()},
             "seconds": round(float(self.seconds), 3),
+            **({"paintings": True} if self.paintings else {}),
         }
 
     @classmethod
@@ -102,7 +109,7 @@ class Certainty:
         seconds = record.get("seconds")
         advice = "".join(c for c in " ".join(advice.split()) if c.isprintable())[:MAX_ADVICE]  # one line, no escapes
         return cls(float(error), verdict, advice, int(count), signals,
-                   float(seconds) if _number(seconds) else 0.0)
+                   float(seconds) if _number(seconds) else 0.0, record.get("paintings") is True)
 
 
 def _number(value) -> bool:
@@ -137,6 +144,14 @@ def feed_advice(posts: int, spread: float | None = None) -> str:
     if not parts:
         parts.append(f"More posts would change little (typically {curve_error(max(posts, 50)):.1f} ΔE with 50).")
     return " ".join(parts)
+
+
+def painting_advice(paintings: int) -> str:
+    """What would make a look learned from paintings surer: the posts' curve does not apply to a painting's tiles."""
+    one = paintings == 1
+    return (f"Learned from {'one painting' if one else 'two paintings'} (each read in four quarters for its colours): "
+            f"{'a second painting in the same style' if one else 'more paintings'}, or {FEED_KNEE} or more posts in it, "
+            f"give a surer look.")
 
 
 def feed_guidance() -> str:
@@ -183,14 +198,15 @@ def _mean_lab(rgb: np.ndarray) -> np.ndarray:
 
 def read_certainty(look_lut, start_lut, ref_photos: Sequence, prior=None, noise: float | None = None,
                    trust: float | None = None, residual: float | None = None, seed: int = 0,
-                   content_photos: Sequence = ()) -> Certainty:
+                   content_photos: Sequence = (), paintings: int = 0) -> Certainty:
     """The certainty of a learned look.
 
     look_lut, start_lut: the learned LUT and the one the fine-tune started from, torch (S, S, S, 3) in 0..1
     (start_lut None: started from identity); ref_photos: the references as (3, h, w) tensors in 0..1 at the
     prior's reading size; prior: a LookPrior (None: the halves are not read and count as large); noise, trust:
     the fine-tune's readings when it made them; residual: its last step's feed distance (ΔE); content_photos:
-    plain photos (3, h, w) in 0..1 for the prior's reading of the learned look itself (``recovery``).
+    plain photos (3, h, w) in 0..1 for the prior's reading of the learned look itself (``recovery``); paintings:
+    how many paintings ``ref_photos`` are the tiles of (0: they are posts).
     """
     import torch
 
@@ -237,4 +253,6 @@ def read_certainty(look_lut, start_lut, ref_photos: Sequence, prior=None, noise:
     advice = feed_advice(count, signals["spread"])
     if verdict == "rough" and count >= FEED_KNEE and signals["spread"] >= ALIKE_SPREAD:
         advice = "The feed's look is unlike the looks the prior knows; more posts of varied scenes help it most."
+    if paintings:
+        return Certainty(error, verdict, painting_advice(paintings), paintings, signals, time.perf_counter() - started, True)
     return Certainty(error, verdict, advice, count, signals, time.perf_counter() - started)

@@ -344,7 +344,8 @@ def finetune_steps(
             certainty = read_certainty(
                 look_generator.lut().detach(), torch.from_numpy(start.lut) if start is not None else None,
                 [reading_size(image) for image in ref_images], prior or load_prior(), noise, trust if noise is not None else None,
-                losses["feed_distance"], settings.seed, content_thumbs) if settings.certainty else None
+                losses["feed_distance"], settings.seed, content_thumbs,
+                paintings=feed.references if 0 < feed.references < MIN_REFERENCES else 0) if settings.certainty else None
             metadata = {
                 "references": feed.references or len(feed),
                 **({"tiled_into": len(feed)} if feed.references and feed.references < MIN_REFERENCES else {}),
