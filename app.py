@@ -32,7 +32,7 @@ from gradio.utils import get_upload_folder
 from PIL import Image
 
 import influgan
-from influgan.serving.budget import BudgetTimeout, MemoryBudget
+from influgan.serving.budget import BudgetTimeout, MemoryBudget, limit_malloc_arenas
 from influgan.serving.plot import distance_svg
 from influgan.learning.certainty import Certainty, feed_guidance
 from influgan.learning.fingerprint import fingerprint, render_histograms, render_palette
@@ -64,6 +64,7 @@ DEFAULT_STEPS = int(os.environ.get("INFLUGAN_STEPS", "200"))
 PREVIEW_EVERY = 10  # steps between live previews during the fine-tune
 PROGRESS_EVERY = 0.5  # seconds between progress updates at most (each costs a round of Gradio's queue)
 MEMORY = MemoryBudget(int(float(os.environ.get("INFLUGAN_MEMORY_MB", "768")) * 2**20))  # all image work of the process
+limit_malloc_arenas(2)  # what the budget frees goes back to the process, not to one thread's arena
 FINETUNE_MEMORY = 256 * 2**20  # what a fine-tune holds beyond the references (thumbnails, networks, optimiser)
 SERVER_DISK = int(float(os.environ.get("INFLUGAN_DISK_MB", "8192")) * 2**20)  # all visitors' folders together
 VISITOR_DISK = {"disk_budget": int(float(os.environ["INFLUGAN_VISITOR_DISK_MB"]) * 2**20)} if "INFLUGAN_VISITOR_DISK_MB" in os.environ else {}

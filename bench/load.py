@@ -9,7 +9,8 @@ so while one trains the others wait in the queue and the visitors who are done s
 stylizing stays fast meanwhile.
 
 --hostile adds, at the same time, what pushed the app over before (issue 20): two `.cube` uploads of one 30 MB
-line, two 10000×10000 PNG photos (100 MP; 300 KB files), two feeds holding that PNG, and a 100 MP full-size save.
+line, two 10000×10000 PNG photos (100 MP; 300 KB files), two feeds holding that PNG, and three 100 MP full-size
+saves at grain 100 % (its noise is finest there: one sample a pixel).
 The cubes must be refused with their reason; everything else must work. And the disk amplifications of issue 29,
 with the server's disk caps set low (a visitor 400 MB, all visitors 700 MB): 20 flat 6000×6000 PNGs (46 KB each)
 saved full size at grain 100 % (~500 MB written before; refused up front now) and a one-minute 720p clip of 40 KB
@@ -230,7 +231,7 @@ def _flat_png(width: int, height: int, colour: tuple[int, int, int] = (90, 140, 
 
 def hostile(url: str, kind: str, index: int, files: dict[str, Path], tally: Tally, deadline: float) -> None:
     """One hostile visitor: kind "cube" (must be refused), "photo" (a 100 MP PNG), "feed" (a feed holding it),
-    "save" (a 100 MP photo saved at full size), "amplify-photos" (20 flat 36 MP PNGs saved at grain 100 %: must be
+    "save" (a 100 MP photo saved at full size, grain 100 %), "amplify-photos" (20 flat 36 MP PNGs saved at grain 100 %: must be
     refused) or "amplify-clip" (a still one-minute clip at grain 100 %: must be refused)."""
     client = Client(url, verbose=False)
     call = _caller(client, f"hostile-{kind}-{index}", tally, deadline)
@@ -253,7 +254,7 @@ def hostile(url: str, kind: str, index: int, files: dict[str, Path], tally: Tall
             if len(call([handle_file(str(files["png"]))], "Golden hour", 100, 0, 0, api_name="/add_photos")[0]) != 1:
                 tally.lost.append(f"hostile {kind} {index}: the 100 MP photo")
             if kind == "save":
-                saved = _file(call("Faded film", 100, 30, 30, api_name="/download")[0])
+                saved = _file(call("Faded film", 100, 100, 30, api_name="/download")[0])  # per-pixel grain at 100 %
                 check_saved(saved, (10000, 10000), f"hostile save {index}: the 100 MP result", tally)
     except Exception:
         pass
@@ -295,7 +296,7 @@ def report(args: argparse.Namespace, tally: Tally, rss: int, wall: float, disk: 
             ("all visitors' folders, at their busiest", f"{sessions[1] / 2**20:.1f} MB",
              f"≤ {SERVER_DISK_MB} MB: " + ("met" if sessions[1] <= SERVER_DISK_MB * 2**20 else "MISSED")),
         ]
-    mix = (" + the hostile mix (2 one-line 30 MB .cube, 2 × 100 MP PNG photos, 2 feeds holding it, a 100 MP save; 20 flat 36 MP PNGs "
+    mix = (" + the hostile mix (2 one-line 30 MB .cube, 2 × 100 MP PNG photos, 2 feeds holding it, 3 × 100 MP saves at grain 100 %; 20 flat 36 MP PNGs "
            "and a still 1-minute 720p clip saved and rendered at grain 100 %)") if args.hostile else ""
     print(f"\nInfluGAN load test: {args.clients} visitors × (upload → fine-tune {args.steps} steps → stylize ×{args.stylize} → save){mix}, "
           f"server on 127.0.0.1, {os.cpu_count()} CPU cores\n")
@@ -333,7 +334,7 @@ def main() -> int:
                 deadline = started + args.timeout
                 jobs = [pool.submit(visitor, url, index, args, tally, deadline) for index in range(args.clients)]
                 if args.hostile:
-                    kinds = ["cube", "cube", "photo", "photo", "feed", "feed", "save", "amplify-photos", "amplify-clip"]
+                    kinds = ["cube", "cube", "photo", "photo", "feed", "feed", "save", "save", "save", "amplify-photos", "amplify-clip"]
                     jobs += [pool.submit(hostile, url, kind, index, files, tally, deadline) for index, kind in enumerate(kinds)]
                 while not all(job.done() for job in jobs):  # the disk at its busiest, sampled
                     disk[1] = max(disk[1], disk_used(server_files))

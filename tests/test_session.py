@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -11,6 +13,8 @@ import pytest
 from influgan.serving.budget import BudgetTimeout, MemoryBudget, decode_cost
 from influgan.serving.session import Session, SessionClosed, SessionFull, SessionStore, process_root, sweep_files
 from conftest import png_bytes, synthetic_photo
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_session_folder_is_random_and_made_on_first_use(tmp_path):
@@ -187,3 +191,38 @@ def test_names_are_cleaned_of_controls_and_text_reversal():
     assert clean_text("evil\u202egnp.exe") == "evilgnp.exe"  # U+202E would show it as "evilexe.png"
     assert clean_text("a\x00b\u200b c\t\n d") == "ab c d" and clean_text("x" * 80, 60) == "x" * 60
     assert clean_text("Café 🎞️ 東京") == "Café 🎞️ 東京"  # letters and emoji stay
+
+
+ARENA_PROBE = """
+import ctypes, os, sys, threading
+from influgan.serving.budget import limit_malloc_arenas
+if sys.argv[1] == "limit":
+    assert limit_malloc_arenas(2)
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+start = threading.Barrier(8)
+def work():  # each thread's first allocations: glibc gives a new thread an arena of its own while it may
+    start.wait()
+    blocks = [libc.malloc(64 * 1024) for _ in range(32)]
+    for block in blocks:
+        libc.free(block)
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+libc.fdopen.restype = ctypes.c_void_p
+out = libc.fdopen(os.dup(1), b"w")
+libc.malloc_info(0, ctypes.c_void_p(out))
+libc.fflush(ctypes.c_void_p(out))
+"""
+
+
+def test_the_server_keeps_to_two_malloc_arenas():
+    """What a render thread frees goes back to the process: with 8 threads allocating, glibc makes an arena for each
+    by default (the load bench's RSS grew to 2.2 GB); after limit_malloc_arenas(2) there are 2."""
+    def arenas(mode: str) -> int:
+        done = subprocess.run([sys.executable, "-c", ARENA_PROBE, mode], capture_output=True, text=True, timeout=60,
+                              cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert done.returncode == 0, done.stderr
+        return done.stdout.count("<heap nr=")
+
+    assert arenas("default") > 4 and arenas("limit") <= 2

@@ -3,9 +3,15 @@
 Every handler that holds a photo's pixels reserves what they cost first (``reserve``); the budget admits
 reservations in arrival order (first come, first served: a big photo is never starved by a stream of small ones)
 while their sum stays within the capacity. A reservation larger than the whole budget runs alone.
+
+``limit_malloc_arenas`` keeps what the budget frees from staying in the process: glibc gives each new thread its own
+malloc arena (up to 8 a core), and the image memory freed in one (a 100 MP photo's strips) is kept there for that
+thread, so a server whose render threads come and go grew past its budget (load bench: 2224 MB peak RSS with the
+default arenas, 1579 MB with 2).
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 from collections import deque
@@ -16,6 +22,18 @@ from ..images import open_image
 
 BYTES_PER_PIXEL = 4  # RGBA, 8 bits a channel: what Pillow holds per decoded pixel
 JPEG_DRAFT_SCALE = 8  # a JPEG decodes at up to 1/8 of its size a side when a smaller one is asked for
+
+
+M_ARENA_MAX = -8  # glibc's mallopt parameter for the number of malloc arenas
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """At most ``arenas`` glibc malloc arenas for this process, from now on (call it before the server starts its
+    threads). True when set; False where the C library has no ``mallopt`` (musl, macOS) and nothing changed."""
+    try:
+        return bool(ctypes.CDLL(None).mallopt(M_ARENA_MAX, int(arenas)))
+    except (OSError, AttributeError):
+        return False
 
 
 class BudgetTimeout(RuntimeError):
