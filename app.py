@@ -757,12 +757,21 @@ CSS = """
 #photo-gallery .empty::after {content: "Your photos and clips appear here";}
 #comparison .empty::after {content: "Your photo before and after the look appears here";}
 #video-output .empty::after {content: "Your clip with the look plays here";}
+/* a phone: the before/after box as tall as the photo shown in it (a fixed 560 px left a landscape photo in 340 px of
+   blank), its label and buttons above the photo rather than on it */
+@media (max-width: 640px) {
+  #comparison, #comparison .image-container, #comparison .slider-wrap, #comparison .slider-wrap > .wrap,
+  #comparison .content {height: auto !important;}
+  #comparison .image-container {padding-top: 58px;}
+  #comparison .empty {min-height: 240px;}
+}
 /* two buttons side by side: one line each, one height */
 #train-buttons button {white-space: nowrap;}
 /* touch screens: every control at least 44 px high (Apple's and Google's minimum touch target) */
 @media (pointer: coarse) {
   button, input[type=number], .label-wrap {min-height: 44px !important;}
   input[type=number] {font-size: 16px !important;}
+  .tab-like-container {height: auto !important; min-height: 44px;}  /* a slider's number box: not cut */
 }
 """
 # the page scrolls only when what matters is not in view already (a phone: the columns are stacked)

@@ -418,6 +418,10 @@ def test_controls_are_touch_sized_and_empty_panels_say_what_appears(url, browser
                 .filter(e => !e.closest('footer')).map(e => [e.innerText || e.id || e.className, e.getBoundingClientRect().height])
                 .filter(([_, h]) => h > 4 && h < 43.5)""")  # (tab bars keep a 1 px measuring copy)
             assert small == [], f"touch targets under 44 px on the {tab} tab: {small}"
+            clipped = page.evaluate("""() => [...document.querySelectorAll('.gradio-container input[type=number]')]
+                .map(e => [e.closest('.block') && e.closest('.block').id, e.getBoundingClientRect().height, e.parentElement.getBoundingClientRect().height])
+                .filter(([_, input, box]) => input > 4 && box < input - 1)""")  # a box cutting its number in half
+            assert clipped == [], f"number boxes cut on the {tab} tab (input, box heights): {clipped}"
     page.context.close()
 
 
@@ -431,6 +435,23 @@ def test_after_the_example_the_result_is_in_view(url, browser, tmp_path, device,
     page.wait_for_timeout(1500)  # the chosen look's preview, and the scroll to it
     assert in_view(page, "#comparison img >> nth=0") or in_view(page, "#comparison"), f"the example's result is out of view on the {name}"
     page.screenshot(path=str(screenshot_path(f"screenshot-{name}-example.png", tmp_path)))
+    page.context.close()
+
+
+def test_on_a_phone_the_before_after_box_is_as_tall_as_the_photo(url, browser):
+    """A landscape photo on a 390 px phone: the box around the before/after is the photo plus its label row, not a
+    fixed 560 px with a third of it blank above and below; the photo is not under the label or the buttons."""
+    page = open_app(browser, url, PHONE)
+    page.get_by_role("tab", name="3 · Stylize").click()
+    page.locator("#photo-files input[type=file]").set_input_files([str(ROOT / "examples" / "content" / "rocket.jpg")])
+    page.locator("#comparison img").first.wait_for()
+    page.wait_for_timeout(1000)
+    box = page.locator("#comparison").bounding_box()
+    photo = page.locator("#comparison img").first.bounding_box()
+    buttons = page.locator("#comparison .icon-button-wrapper").bounding_box()
+    assert photo["height"] == pytest.approx(photo["width"] * 427 / 640, abs=2)  # the whole width, its own shape
+    assert box["height"] <= photo["height"] + 70, (box, photo)
+    assert photo["y"] >= buttons["y"] + buttons["height"] - 1  # under the label row, not behind it
     page.context.close()
 
 
