@@ -150,7 +150,7 @@ def painting_advice(paintings: int) -> str:
     """What would make a look learned from paintings surer: the posts' curve does not apply to a painting's tiles."""
     one = paintings == 1
     return (f"Learned from {'one painting' if one else 'two paintings'} (each read in four quarters for its colours): "
-            f"{'a second painting in the same style' if one else 'more paintings'}, or {FEED_KNEE} or more posts in it, "
+            f"{'a second painting in the same style' if one else 'more paintings'}, or {FEED_KNEE} or more posts in that style, "
             f"give a surer look.")
 
 

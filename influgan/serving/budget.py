@@ -6,8 +6,8 @@ while their sum stays within the capacity. A reservation larger than the whole b
 
 ``limit_malloc_arenas`` keeps what the budget frees from staying in the process: glibc gives each new thread its own
 malloc arena (up to 8 a core), and the image memory freed in one (a 100 MP photo's strips) is kept there for that
-thread, so a server whose render threads come and go grew past its budget (load bench: 2224 MB peak RSS with the
-default arenas, 1579 MB with 2).
+thread, so a server whose render threads come and go grew past its budget (load bench --hostile: 2224 MB peak RSS
+with glibc's default, 1326 MB with 2).
 """
 from __future__ import annotations
 
