@@ -213,6 +213,21 @@ def _session(state: Session | None) -> Session:
     return sessions().create()
 
 
+def _claim_uploads(files: list[str] | None) -> list[str]:
+    """This request's uploads, marked as in use (their modification time set to now) before the request waits for
+    anything: the housekeeping sweep deletes uploads older than UPLOAD_TTL, and must not take one that a request
+    waiting on the memory budget has yet to read. Only files in Gradio's upload folder are touched."""
+    paths = [str(path) for path in files or []]
+    cache = CACHE_DIR.resolve()
+    for path in paths:
+        try:
+            if Path(path).resolve().is_relative_to(cache):
+                os.utime(path)
+        except OSError:
+            pass  # reading it says what is wrong
+    return paths
+
+
 def keep_alive(state: Session | None) -> None:
     """The open page's ping: its session is still in use."""
     if isinstance(state, Session) and not state.closed:
@@ -322,10 +337,11 @@ def _references_view(session: Session, problems: list[str] = ()) -> dict:
 def add_references(files: list[str] | None, state: Session | None):
     """Add uploaded photos to the feed; unusable files are listed with the reason and skipped; beyond
     50 the first usable ones are kept and the rest counted."""
+    files = _claim_uploads(files)
     session = _session(state)
     with session.hold():
         had_example = any(photo.example for photo in session.photos)
-        problems = session.add_references(list(files or []))
+        problems = session.add_references(files)
         updates = {**_references_view(session, problems), reference_files: None, session_state: session}
         if had_example:  # the visitor's own feed: the example photo goes too
             session.drop_photos([photo for photo in session.photos if photo.example])
@@ -522,9 +538,10 @@ def _photos_view(session: Session) -> dict:
 def add_photos(files: list[str] | None, look_name: str, strength: float, grain: float, vignette: float, state: Session | None,
                protect_skin: float = 0, apply_to: str = "whole", brushwork_amount: float = 100):
     """Add the visitor's own photos; bad files are reported and skipped. Shows the first new one."""
+    files = _claim_uploads(files)
     session = _session(state)
     with session.hold():
-        problems = session.add_photos(list(files or []))
+        problems = session.add_photos(files)
         updates = {**_photos_view(session), **_preview_view(session, look_name, strength, grain, vignette, protect_skin, apply_to, brushwork_amount),
                    photo_files: None, session_state: session}
     if files and not session.photos:
@@ -577,6 +594,7 @@ def upload_look(file: str | None, state: Session | None):
     session = _session(state)
     if not file:
         return {session_state: session}
+    _claim_uploads([file])
     name = Path(file).name
     if Path(file).suffix.lower() not in LOOK_FILE_SUFFIXES:
         raise gr.Error(toast(f"{name}: a look must be an InfluGAN .look file, a .cube LUT or a Hald CLUT .png."))

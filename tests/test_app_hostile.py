@@ -259,3 +259,41 @@ def test_when_no_photo_can_be_saved_it_says_so(bag):
         app.export_photos("Faded film", 100, 0, 0, session)
     assert not [p for p in session.folder.rglob("*.zip")]
     session.close()
+
+
+def test_the_upload_sweep_leaves_what_a_waiting_request_has_yet_to_read():
+    """Uploads older than the sweep's age are deleted by housekeeping; a request that arrived with them and waits for
+    the memory budget (other visitors' big photos) keeps them: it marks them in use before it waits."""
+    import os
+    import threading
+    import time
+    import uuid
+
+    import app
+    from influgan.serving.session import sweep_files
+
+    folder = app.CACHE_DIR / f"sweep-test-{uuid.uuid4().hex}"
+    folder.mkdir(parents=True)
+    paths = [folder / f"photo{index}.png" for index in range(2)]
+    for index, path in enumerate(paths):
+        synthetic_photo(index, (64, 48)).save(path)
+        an_hour_ago = time.time() - 3600
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    session, result = app.sessions().create(), {}
+    try:
+        with app.MEMORY.reserve(app.MEMORY.capacity):  # the server busy: the request waits for memory
+            worker = threading.Thread(target=lambda: result.update(app.add_photos([str(p) for p in paths], None, 100, 0, 0, session)))
+            worker.start()
+            deadline = time.time() + 10
+            while paths[-1].stat().st_mtime < time.time() - 60 and time.time() < deadline:  # until the request has begun
+                time.sleep(0.01)
+            swept = sweep_files(folder, older_than=600)  # housekeeping comes round meanwhile
+        worker.join(timeout=60)
+        assert swept == 0 and all(p.exists() for p in paths)
+        assert len(result[app.photo_gallery]) == 2  # both read once the memory was free
+    finally:
+        session.close()
+        for path in paths:
+            path.unlink(missing_ok=True)
+        if folder.exists():
+            folder.rmdir()
