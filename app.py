@@ -573,16 +573,17 @@ def clear_photos(state: Session | None):
 
 @handler
 def choose_look(look_name: str, strength: float, state: Session | None, brushwork_amount: float = 100,
-                apply_to: str = "whole"):
-    """A look was picked: set the grain, vignette and Protect skin sliders to its own settings and re-render
-    (with the Apply to choice as it stands)."""
+                apply_to: str = "whole", protect_setting: float = 0):
+    """A look was picked: set the grain and vignette sliders to its own finishing, and Protect skin to its own when
+    it carries one (else the slider stays as the visitor set it), and re-render with Apply to as it stands."""
     session = _session(state)
     with session.hold():
         if not look_name:
             return {session_state: session}
         look = _get_look(session, look_name)
         grain_value, vignette_value = _slider_values(look)
-        protect_value = round(100.0 * look.default_protect_skin(), 1)
+        own = "protect_skin" in look.metadata
+        protect_value = round(100.0 * look.default_protect_skin(), 1) if own else _number(protect_setting, "Protect skin", 0, 100)
         return {grain: grain_value, vignette: vignette_value, protect_skin: protect_value,
                 **_preview_view(session, look_name, strength, grain_value, vignette_value, protect_value, apply_to,
                                 brushwork_amount), session_state: session}
@@ -907,7 +908,7 @@ with App(title="InfluGAN — learn a creator's look") as demo:
         empty_upload_box, None, [photo_files], queue=False, api_visibility="private", **QUIET)
     photo_gallery.select(select_photo, preview_inputs, [comparison, session_state], api_name="select_photo", concurrency_id="render", **QUIET)
     clear_photos_button.click(clear_photos, [session_state], [photo_gallery, clip_controls, comparison, export_file, session_state], api_name="clear_photos", **QUIET)
-    look_choice.change(choose_look, [look_choice, strength, session_state, brushwork, apply_to], [grain, vignette, protect_skin, comparison, session_state], api_name="choose_look",
+    look_choice.change(choose_look, [look_choice, strength, session_state, brushwork, apply_to, protect_skin], [grain, vignette, protect_skin, comparison, session_state], api_name="choose_look",
                        concurrency_id="render", **QUIET)
     look_file.upload(upload_look, [look_file, session_state], [look_choice, session_state], api_name="upload_look", **QUIET)
     for slider in (strength, grain, vignette, protect_skin, brushwork):

@@ -223,7 +223,7 @@ def test_a_number_out_of_range_is_clamped_and_the_box_says_so(client):
     ("add_photos", '[[{"path": 5}], "Golden hour", 100, 0, 0, null]', "could not be read"),
     ("add_references", '[{"meta": 1}, null]', "could not be read"),
     ("upload_look", '[{"value": 1}, null]', "could not be read"),
-    ("choose_look", '[["<img src=x>"], 100, null, 100, "whole"]', "Choose a look"),
+    ("choose_look", '[["<img src=x>"], 100, null, 100, "whole", 0]', "Choose a look"),
     ("preview_grain", '["Golden hour", 100, {"value": 5}, 0, null, 0, "whole"]', "Grain must be a number"),
 ])
 def test_a_malformed_call_gets_one_readable_line(url, api_name, data, named):
@@ -440,8 +440,9 @@ def test_protect_skin_and_apply_to_in_the_preview_and_the_full_size_photo(url):
 
 
 def test_picking_a_look_sets_protect_skin_to_its_own_and_keeps_apply_to(url, tmp_path):
-    """A .look that carries Protect skin 60 % (as Download this look or a fine-tune saves it) sets the slider when it
-    is picked, so the preview shows what the CLI and Python give with that look; the Apply to choice still holds."""
+    """A .look that carries Protect skin 60 % (as Download this look saves it) sets the slider when it is picked, so
+    the preview shows what the CLI and Python give with that look; the Apply to choice still holds; a look without
+    its own leaves the slider where the visitor put it."""
     visitor = Client(url, verbose=False)
     visitor.predict([handle_file("examples/content/astronaut.jpg")], "Teal & orange", 150, 0, 0, api_name="/add_photos")
     teal = Look.load("weights/looks/teal_orange.look")
@@ -456,8 +457,8 @@ def test_picking_a_look_sets_protect_skin_to_its_own_and_keeps_apply_to(url, tmp
     cheek, wall = (slice(100, 130), slice(180, 200)), (slice(20, 80), slice(330, 400))
     assert np.abs(shown[cheek] - original[cheek]).mean() < 3  # the person is kept (apply to background)
     assert np.abs(shown[wall] - expected[wall]).mean() < 3 < np.abs(shown[wall] - original[wall]).mean()
-    _, _, protect, *_ = visitor.predict("Teal & orange", 100, 100, "whole", api_name="/choose_look")
-    assert value(protect) == 0  # a look without its own: off
+    _, _, protect, *_ = visitor.predict("Teal & orange", 100, 100, "whole", 35, api_name="/choose_look")
+    assert value(protect) == 35  # a look without its own leaves the slider as the visitor set it
 
 
 def test_brushwork_slider_paints_the_preview_and_the_full_size_photo(client, files, tmp_path):
