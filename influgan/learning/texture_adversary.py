@@ -26,6 +26,16 @@ from ..looks.finishing import Finish, grain_field, grain_tone_table
 SIZES = np.exp(np.linspace(math.log(0.0006), math.log(0.01), 9))  # the grid the size moves along
 
 
+def spectral_trunk(width: int) -> list[nn.Module]:
+    """The body both texture discriminators share (this module's and ``texture_stats.PatchDiscriminator``): three
+    spectral-norm 3×3 convs on one channel, the second and third of stride 2, each followed by a leaky ReLU."""
+    return [
+        spectral_norm(nn.Conv2d(1, width, 3, padding=1)), nn.LeakyReLU(0.2),
+        spectral_norm(nn.Conv2d(width, width, 3, stride=2, padding=1)), nn.LeakyReLU(0.2),
+        spectral_norm(nn.Conv2d(width, width, 3, stride=2, padding=1)), nn.LeakyReLU(0.2),
+    ]
+
+
 class TextureDiscriminator(nn.Module):
     """(B, 1, T, T) tone-scaled high-pass luma tiles → (B,) logits, from the tiles at full and half scale."""
 
@@ -33,12 +43,7 @@ class TextureDiscriminator(nn.Module):
         super().__init__()
 
         def branch() -> nn.Sequential:
-            return nn.Sequential(
-                spectral_norm(nn.Conv2d(1, width, 3, padding=1)), nn.LeakyReLU(0.2),
-                spectral_norm(nn.Conv2d(width, width, 3, stride=2, padding=1)), nn.LeakyReLU(0.2),
-                spectral_norm(nn.Conv2d(width, width, 3, stride=2, padding=1)), nn.LeakyReLU(0.2),
-                nn.AdaptiveAvgPool2d(1), nn.Flatten(), spectral_norm(nn.Linear(width, 1)),
-            )
+            return nn.Sequential(*spectral_trunk(width), nn.AdaptiveAvgPool2d(1), nn.Flatten(), spectral_norm(nn.Linear(width, 1)))
 
         self.fine, self.coarse = branch(), branch()
 

@@ -17,6 +17,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .texture_adversary import spectral_trunk
+
 KINDS = ("gram", "sliced")
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -115,12 +117,7 @@ class PatchDiscriminator(nn.Module):
         super().__init__()
 
         def branch() -> nn.Sequential:
-            return nn.Sequential(
-                spectral_norm(nn.Conv2d(1, width, 3, padding=1)), nn.LeakyReLU(0.2),
-                spectral_norm(nn.Conv2d(width, width, 3, stride=2, padding=1)), nn.LeakyReLU(0.2),
-                spectral_norm(nn.Conv2d(width, width, 3, stride=2, padding=1)), nn.LeakyReLU(0.2),
-                spectral_norm(nn.Conv2d(width, 1, 1)),
-            )
+            return nn.Sequential(*spectral_trunk(width), spectral_norm(nn.Conv2d(width, 1, 1)))
 
         self.fine, self.coarse = branch(), branch()
 
