@@ -61,8 +61,7 @@ class MaskSmoother:
                     # an in-between frame: the last masks, with this frame's own edges
                     smoothed = SubjectMasks(previous.person, previous.skin, frame.size, previous.has_person, guide)
                 else:
-                    smoothed = raw if raw is not None else None
-                    smoothed = self._smooth(smoothed) if smoothed is not None and in_turn else smoothed
+                    smoothed = self._smooth(raw) if raw is not None and in_turn else raw
                 if smoothed is not None and in_turn:
                     self._previous = smoothed
                     self.saw_person |= smoothed.has_person
